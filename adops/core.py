@@ -1,0 +1,229 @@
+"""The op record, the dispatch table, the shared level counter and the shape helpers every rule uses."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NO_PARAMS: dict = {}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where a primitive's inputs are sampled in tests, and where it is not differentiable."""
+
+    low: float = -2.0
+    high: float = 2.0
+    kinks: tuple = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One test call of a primitive: input shapes and a function calling the NumPy API on them."""
+
+    shapes: tuple
+    call: Callable
+    label: str = ""
+    ints: tuple = ()  # positions that hold integer arrays (no derivative asked)
+
+
+@dataclass(eq=False)
+class Op:
+    """One primitive, every field together.
+
+    ``impl(*arrays, **params)`` is the NumPy implementation, written so that leading batch axes pass
+    through. ``jvp(tangents, ans, *primals, **params)`` gets ``None`` for a zero tangent and returns the
+    output tangent (or ``None``: the output is a constant). ``vjps[i](ct, ans, *primals, **params)`` is
+    the cotangent of input ``i``; ``vjp`` gives them all at once. ``sympy`` evaluates the op on object
+    arrays of SymPy expressions. ``cost(*shapes, **params)`` counts primal flops.
+    """
+
+    name: str
+    impl: Callable
+    jvp: Callable | None
+    vjps: tuple
+    sympy: Callable
+    cost: Callable
+    domain: Any = field(default_factory=Domain)
+    samples: tuple = ()
+    numpy: tuple = ()  # NumPy callables this record answers for (documentation and coverage)
+    composite: bool = False
+    math: str = ""
+
+    @property
+    def differentiable(self) -> bool:
+        return self.jvp is not None
+
+    def vjp(self, ct, ans, *primals, **params) -> tuple:
+        """All input cotangents at once (``None`` where the input has no derivative)."""
+        rules = [self.vjps[i] for i in range(len(primals))]
+        return tuple(None if rule is None else rule(ct, ans, *primals, **params) for rule in rules)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+OPS: dict[str, Op] = {}
+# NumPy callable (a ufunc, (ufunc, method), or an array function) -> (op, parse). ``parse(*args, **kwargs)``
+# turns a NumPy call into (arrays, params) with axes made negative; ``None`` means a plain ufunc call.
+DISPATCH: dict[Any, tuple[Op, Callable | None]] = {}
+UFUNC_CALLS: dict[np.ufunc, Op] = {}
+
+
+def register(op: Op, *callables, parse: Callable | None = None) -> Op:
+    """Add ``op`` to the registry, answering for each NumPy callable in ``callables``."""
+    if op.name in OPS:
+        raise ValueError(f"register: an op named {op.name!r} is already registered")
+    OPS[op.name] = op
+    for fn in callables:
+        add_callable(op, fn, parse)
+    return op
+
+
+def add_callable(op: Op, fn, parse: Callable | None = None) -> None:
+    DISPATCH[fn] = (op, parse)
+    if isinstance(fn, np.ufunc) and parse is None:
+        UFUNC_CALLS[fn] = op
+    op.numpy = op.numpy + (fn,)
+
+
+def callable_name(fn) -> str:
+    if isinstance(fn, tuple):
+        return f"np.{fn[0].__name__}.{fn[1]}"
+    if isinstance(fn, str):
+        return fn
+    module = getattr(fn, "__module__", "") or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy._core"):
+        return f"np.{fn.__name__}"
+    if module.startswith("numpy.linalg"):
+        return f"np.linalg.{name}"
+    if module.startswith("numpy"):
+        return f"{module.replace('numpy', 'np')}.{name}"
+    return name
+
+
+# ----- levels: one counter shared by every engine (JAX's trace stack, flattened) -----
+_levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """A fresh level, higher than every level handed out before."""
+    return next(_levels)
+
+
+# ----- shape helpers that work on ndarrays, Python scalars and traced values alike -----
+def ndim(x) -> int:
+    try:
+        return x.ndim
+    except AttributeError:
+        return np.ndim(x)
+
+
+def shape(x) -> tuple:
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def batch_ndim(t, x) -> int:
+    """How many leading batch axes tangent/cotangent ``t`` carries beyond primal ``x``."""
+    return ndim(t) - ndim(x)
+
+
+def unbroadcast(g, x, ans):
+    """Sum ``g`` (shaped batch + ans.shape) down to batch + x.shape: the one place broadcasting is undone."""
+    return sum_to(g, ndim(g) - ndim(ans), shape(x))
+
+
+def sum_to(g, nb: int, xshape: tuple):
+    """Sum ``g``, which has ``nb`` leading batch axes, down to batch + ``xshape``."""
+    target = shape(g)[:nb] + tuple(xshape)
+    gshape = shape(g)
+    if gshape == target:
+        return g
+    lead = len(gshape) - len(target)
+    axes = tuple(range(nb, nb + lead)) + tuple(
+        nb + lead + i for i, s in enumerate(xshape) if s == 1 and gshape[nb + lead + i] != 1
+    )
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, target) if shape(g) != target else g
+
+
+def align(t, x, ans):
+    """View tangent ``t`` of ``x`` with its batch axes in front of ans's rank, so it broadcasts correctly."""
+    nb = ndim(t) - ndim(x)
+    gap = ndim(ans) - ndim(x)
+    if nb and gap > 0:
+        ts = shape(t)
+        return np.reshape(t, ts[:nb] + (1,) * gap + ts[nb:])
+    return t
+
+
+def fill(t, batch: tuple, ans):
+    """Broadcast an output tangent up to its full shape batch + ans.shape."""
+    target = batch + shape(ans)
+    return t if shape(t) == target else np.broadcast_to(t, target)
+
+
+def zeros_for(x, batch: tuple, like=None):
+    """Zeros shaped batch + x.shape, in the dtype of ``like`` (or of x)."""
+    return np.zeros(batch + shape(x), dtype=result_dtype(like if like is not None else x))
+
+
+def result_dtype(x):
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return np.float64
+    return dt if np.issubdtype(dt, np.inexact) else np.float64
+
+
+def normalize_axes(axis, nd: int, fn: str) -> tuple:
+    """Axis argument -> sorted tuple of negative axes, with a clear error for a bad axis."""
+    if axis is None:
+        return tuple(range(-nd, 0))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -nd <= a < nd:
+            raise ValueError(f"{fn}: axis {a} is out of bounds for an array of ndim {nd}")
+        out.append(a - nd if a >= 0 else a)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{fn}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def normalize_axis(axis, nd: int, fn: str) -> int:
+    return normalize_axes(axis, nd, fn)[0]
+
+
+def reject_out(fn: str, out=None, **unused) -> None:
+    if out is not None:
+        raise TypeError(f"{fn}: out= writes into an existing array, which AD cannot follow; drop out= and "
+                        "use the returned value")
+    bad = [k for k, v in unused.items() if v is not None and v is not np._NoValue]
+    if bad:
+        raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation")
+
+
+def call(op: Op, *arrays, **params):
+    """Apply ``op`` to ``arrays``, handing the call to the highest-level traced argument if there is one.
+
+    Rules use this for internal primitives that have no NumPy callable of their own (e.g. the scatter that
+    transposes indexing), so those calls are differentiated like any other.
+    """
+    top = None
+    for a in arrays:
+        lvl = getattr(a, "_level", None)
+        if lvl is not None and (top is None or lvl > top._level):
+            top = a
+    if top is None:
+        return op.impl(*arrays, **params)
+    return top._apply(op, arrays, params)

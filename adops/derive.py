@@ -1,0 +1,176 @@
+"""Rule factories: elementwise partials, linear maps with a transpose, and bilinear products.
+
+Each factory turns the little an op author writes (partials, or a transpose) into a full ``Op`` record with a
+JVP, per-input VJPs, cost and test samples, so the batch-axis, broadcasting and strong-zero handling lives
+here once instead of in every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .core import Domain, Op, Sample, align, batch_ndim, fill, ndim, register, shape, unbroadcast, zeros_for
+from .symbolic import lift
+
+ONE = "one"  # partial derivative identically 1 (add): the tangent passes through untouched
+MINUS_ONE = "minus_one"
+
+UNARY_SHAPES = ((), (5,), (2, 3))
+BINARY_SHAPES = (((), ()), ((4,), (4,)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 1), (1, 3)), ((), (2, 3)),
+                 ((2, 3), ()))
+
+
+def _times(t, d, strong_zero: bool):
+    if d is ONE:
+        return t
+    if d is MINUS_ONE:
+        return -t
+    if not strong_zero:
+        return t * d
+    # strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(t == 0, 0, t * d)
+
+
+def _partial(d, ans, primals, strong_zero: bool):
+    if isinstance(d, str):
+        return d
+    if not strong_zero:
+        return d(ans, *primals)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # infinite partials are expected here
+        return d(ans, *primals)
+
+
+def _elementwise_cost(flops: float) -> Callable:
+    def cost(*shapes, **params):
+        return flops * int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
+
+    return cost
+
+
+def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *, domain=Domain(),
+                flops: float = 1, strong_zero: bool = False, math: str = "", impl: Callable | None = None,
+                samples: tuple | None = None, parse: Callable | None = None) -> Op:
+    """Register an elementwise op from one partial-derivative function per argument.
+
+    ``partials[i](ans, *primals)`` is d ans / d primals[i] (broadcastable to ans), ``ONE``/``MINUS_ONE``,
+    or ``None`` for an argument with no derivative. JVP and VJP both come from these.
+    """
+    nargs = len(partials)
+    impl = impl or ufuncs[0]
+
+    if nargs == 1:
+        (d,) = partials
+
+        def jvp(tangents, ans, x, **params):
+            return _times(tangents[0], _partial(d, ans, (x,), strong_zero), strong_zero)
+
+    else:
+
+        def jvp(tangents, ans, *primals, **params):
+            out = None
+            batch = ()
+            for t, d, x in zip(tangents, partials, primals):
+                if t is None or d is None:
+                    continue
+                batch = shape(t)[:batch_ndim(t, x)]
+                t = align(t, x, ans)
+                term = _times(t, _partial(d, ans, primals, strong_zero), strong_zero)
+                out = term if out is None else out + term
+            return None if out is None else fill(out, batch, ans)
+
+    def make_vjp(i: int, d) -> Callable | None:
+        if d is None:
+            return None
+
+        def vjp(ct, ans, *primals, **params):
+            g = _times(ct, _partial(d, ans, primals, strong_zero), strong_zero)
+            return unbroadcast(g, primals[i], ans)
+
+        return vjp
+
+    vjps = tuple(make_vjp(i, d) for i, d in enumerate(partials))
+    if samples is None:
+        shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
+        call = ufuncs[0]
+        samples = tuple(Sample((s,) if nargs == 1 else s, call) for s in shapes)
+    op = Op(name, impl, jvp, vjps, lift(sympy_fn, nargs), _elementwise_cost(flops), domain, samples, math=math)
+    return register(op, *ufuncs, parse=parse)
+
+
+def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | None = None,
+                      math: str = "derivative 0 (piecewise constant)", impl: Callable | None = None,
+                      parse: Callable | None = None) -> Op:
+    """Register an op whose output is piecewise constant: engines return it as a constant (zero derivative)."""
+    impl = impl or ufuncs[0]
+
+    def sympy_const(*args, **params):
+        from .symbolic import numeric
+
+        return np.asarray(impl(*[numeric(a) for a in args], **params), dtype=object)
+
+    if samples is None:
+        shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
+        samples = tuple(Sample((s,) if nargs == 1 else s, ufuncs[0]) for s in shapes)
+    op = Op(name, impl, None, (None,) * nargs, sympy_const, _elementwise_cost(1), Domain(), samples, math=math)
+    return register(op, *ufuncs, parse=parse)
+
+
+def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
+           samples: tuple, sympy_fn: Callable | None = None, cost: Callable | None = None, math: str = "",
+           jvp: Callable | None = None) -> Op:
+    """Register an op linear in its array arguments: the JVP is the impl applied to the tangents, and
+    ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i."""
+    if jvp is None:
+        if isinstance(transposes, tuple) and len(transposes) == 1:
+
+            def jvp(tangents, ans, x, **params):
+                return impl(tangents[0], **params)
+
+        else:
+
+            def jvp(tangents, ans, *primals, **params):
+                batch = next(shape(t)[:batch_ndim(t, x)] for t, x in zip(tangents, primals) if t is not None)
+                filled = [zeros_for(x, batch, ans) if t is None else t for t, x in zip(tangents, primals)]
+                return impl(*filled, **params)
+
+    op = Op(name, impl, jvp, transposes, sympy_fn or impl, cost or _free, Domain(), samples, math=math)
+    return register(op, *callables, parse=parse)
+
+
+def _free(*shapes, **params):
+    """Data movement only: no flops."""
+    return 0
+
+
+def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
+             samples: tuple, cost: Callable, sympy_fn: Callable | None = None, math: str = "") -> Op:
+    """Register a product linear in each of two arguments: JVP = impl(ta, b) + impl(a, tb)."""
+
+    def jvp(tangents, ans, a, b, **params):
+        ta, tb = tangents
+        out = None
+        if ta is not None:
+            out = impl(align(ta, a, ans), b, **params)
+        if tb is not None:
+            term = impl(a, align(tb, b, ans), **params)
+            out = term if out is None else out + term
+        return out
+
+    op = Op(name, impl, jvp, tuple(transposes), sympy_fn or impl, cost, Domain(), samples, math=math)
+    return register(op, *callables, parse=parse)
+
+
+def composite(name: str, callables: tuple, impl: Callable, *, samples: tuple, math: str = "",
+              domain=Domain()) -> Op:
+    """Register a NumPy function built from primitives: engines run ``impl`` itself on traced values, so its
+    derivative comes from the primitives it calls. Its SymPy form is the same code on SymPy arrays."""
+    op = Op(name, impl, None, (), impl, _free, domain, samples, composite=True, math=math or "built from primitives")
+    return register(op, *callables, parse=None)
+
+
+def lead_ndim(x, nd: int) -> int:
+    """Leading batch axes of ``x`` relative to a primal of rank ``nd``."""
+    return ndim(x) - nd

@@ -1,0 +1,184 @@
+"""Elementwise primitives: one line of partial derivatives each (JVP and VJP are derived in ``derive``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from .core import Domain, Sample, result_dtype
+from .derive import BINARY_SHAPES, MINUS_ONE, ONE, elementwise, nondifferentiable
+
+LN2 = float(np.log(2.0))
+LN10 = float(np.log(10.0))
+POS = Domain(0.2, 3.0)
+UNIT = Domain(-0.9, 0.9)
+
+
+def mask(cond, like):
+    """A boolean array as 0/1 in the dtype of ``like`` (keeps float32 float32)."""
+    return np.asarray(cond).astype(result_dtype(like))
+
+
+def tie_share(x, y, ans):
+    """d max(x, y)/dx: 1 where x wins, 1/2 at a tie (the convention table), 0 where y wins."""
+    return mask(x > y, ans) + 0.5 * mask(x == y, ans)
+
+
+# ---- unary -------------------------------------------------------------------------------------------
+elementwise("negative", (np.negative,), (MINUS_ONE,), lambda x: -x, math="d(-x) = -1")
+elementwise("positive", (np.positive,), (ONE,), lambda x: x, math="d(+x) = 1")
+elementwise("abs", (np.absolute, np.abs), (lambda ans, x: np.sign(x),), sp.Abs,
+            domain=Domain(-2, 2, kinks=(0.0,)), math="d|x| = sign(x); abs'(0) = 0")
+elementwise("square", (np.square,), (lambda ans, x: 2 * x,), lambda x: x**2, math="d x^2 = 2x")
+elementwise("sqrt", (np.sqrt,), (lambda ans, x: 0.5 / ans,), sp.sqrt, domain=POS, strong_zero=True,
+            math="d sqrt = 1 / (2 ans)")
+elementwise("cbrt", (np.cbrt,), (lambda ans, x: 1 / (3 * ans * ans),), sp.cbrt,
+            domain=POS, strong_zero=True, math="d cbrt = 1 / (3 ans^2)")
+elementwise("reciprocal", (np.reciprocal,), (lambda ans, x: -ans * ans,), lambda x: 1 / x, domain=POS,
+            strong_zero=True, math="d (1/x) = -ans^2")
+elementwise("exp", (np.exp,), (lambda ans, x: ans,), sp.exp, flops=10, math="d exp = ans")
+elementwise("exp2", (np.exp2,), (lambda ans, x: ans * LN2,), lambda x: 2**x, flops=10, math="d 2^x = ans ln 2")
+elementwise("expm1", (np.expm1,), (lambda ans, x: ans + 1,), lambda x: sp.exp(x) - 1, flops=10,
+            math="d expm1 = ans + 1")
+elementwise("log", (np.log,), (lambda ans, x: 1 / x,), sp.log, domain=POS, flops=10, strong_zero=True,
+            math="d log = 1/x")
+elementwise("log2", (np.log2,), (lambda ans, x: 1 / (x * LN2),), lambda x: sp.log(x, 2), domain=POS, flops=10,
+            strong_zero=True, math="d log2 = 1/(x ln 2)")
+elementwise("log10", (np.log10,), (lambda ans, x: 1 / (x * LN10),), lambda x: sp.log(x, 10), domain=POS,
+            flops=10, strong_zero=True, math="d log10 = 1/(x ln 10)")
+elementwise("log1p", (np.log1p,), (lambda ans, x: 1 / (1 + x),), lambda x: sp.log(1 + x), domain=POS, flops=10,
+            strong_zero=True, math="d log1p = 1/(1+x)")
+elementwise("sin", (np.sin,), (lambda ans, x: np.cos(x),), sp.sin, flops=10, math="d sin = cos")
+elementwise("cos", (np.cos,), (lambda ans, x: -np.sin(x),), sp.cos, flops=10, math="d cos = -sin")
+elementwise("tan", (np.tan,), (lambda ans, x: 1 + ans * ans,), sp.tan, domain=Domain(-1.2, 1.2), flops=10,
+            math="d tan = 1 + ans^2")
+elementwise("arcsin", (np.arcsin,), (lambda ans, x: 1 / np.sqrt(1 - x * x),), sp.asin, domain=UNIT, flops=10,
+            strong_zero=True, math="d arcsin = 1/sqrt(1-x^2)")
+elementwise("arccos", (np.arccos,), (lambda ans, x: -1 / np.sqrt(1 - x * x),), sp.acos, domain=UNIT, flops=10,
+            strong_zero=True, math="d arccos = -1/sqrt(1-x^2)")
+elementwise("arctan", (np.arctan,), (lambda ans, x: 1 / (1 + x * x),), sp.atan, flops=10,
+            math="d arctan = 1/(1+x^2)")
+elementwise("sinh", (np.sinh,), (lambda ans, x: np.cosh(x),), sp.sinh, flops=10, math="d sinh = cosh")
+elementwise("cosh", (np.cosh,), (lambda ans, x: np.sinh(x),), sp.cosh, flops=10, math="d cosh = sinh")
+elementwise("tanh", (np.tanh,), (lambda ans, x: 1 - ans * ans,), sp.tanh, flops=10, math="d tanh = 1 - ans^2")
+elementwise("arcsinh", (np.arcsinh,), (lambda ans, x: 1 / np.sqrt(x * x + 1),), sp.asinh, flops=10,
+            math="d arcsinh = 1/sqrt(x^2+1)")
+elementwise("arccosh", (np.arccosh,), (lambda ans, x: 1 / np.sqrt(x * x - 1),), sp.acosh,
+            domain=Domain(1.2, 3.0), flops=10, strong_zero=True, math="d arccosh = 1/sqrt(x^2-1)")
+elementwise("arctanh", (np.arctanh,), (lambda ans, x: 1 / (1 - x * x),), sp.atanh, domain=UNIT, flops=10,
+            strong_zero=True, math="d arctanh = 1/(1-x^2)")
+elementwise("deg2rad", (np.deg2rad, np.radians), (lambda ans, x: np.pi / 180,), lambda x: x * sp.pi / 180,
+            math="d = pi/180")
+elementwise("rad2deg", (np.rad2deg, np.degrees), (lambda ans, x: 180 / np.pi,), lambda x: x * 180 / sp.pi,
+            math="d = 180/pi")
+
+# piecewise constant: the engines return these as constants (derivative 0 everywhere, the convention at jumps)
+for _name, _ufuncs in (("sign", (np.sign,)), ("floor", (np.floor,)), ("ceil", (np.ceil,)),
+                       ("rint", (np.rint,)), ("trunc", (np.trunc,))):
+    nondifferentiable(_name, _ufuncs, 1)
+
+# ---- binary ------------------------------------------------------------------------------------------
+elementwise("add", (np.add,), (ONE, ONE), lambda x, y: x + y, math="d(x+y) = dx + dy")
+elementwise("subtract", (np.subtract,), (ONE, MINUS_ONE), lambda x, y: x - y, math="d(x-y) = dx - dy")
+elementwise("multiply", (np.multiply,), (lambda ans, x, y: y, lambda ans, x, y: x), lambda x, y: x * y,
+            math="d(xy) = y dx + x dy")
+elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: 1 / y, lambda ans, x, y: -ans / y),
+            lambda x, y: x / y, domain=(Domain(-2, 2), POS), strong_zero=True, math="d(x/y) = dx/y - ans dy/y")
+elementwise("power", (np.power, np.float_power),
+            (lambda ans, x, y: y * x ** (y - 1), lambda ans, x, y: ans * np.log(x)),
+            lambda x, y: x**y, domain=(POS, Domain(-2, 2)), flops=20, strong_zero=True,
+            math="d x^y = y x^(y-1) dx + ans log(x) dy")
+elementwise("maximum", (np.maximum, np.fmax),
+            (lambda ans, x, y: tie_share(x, y, ans), lambda ans, x, y: tie_share(y, x, ans)),
+            lambda x, y: sp.Max(x, y), domain=Domain(-2, 2, kinks=("tie",)),
+            math="dx where x > y, dy where y > x, (dx+dy)/2 at a tie")
+elementwise("minimum", (np.minimum, np.fmin),
+            (lambda ans, x, y: tie_share(y, x, ans), lambda ans, x, y: tie_share(x, y, ans)),
+            lambda x, y: sp.Min(x, y), domain=Domain(-2, 2, kinks=("tie",)),
+            math="dx where x < y, dy where y < x, (dx+dy)/2 at a tie")
+elementwise("arctan2", (np.arctan2,),
+            (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)), sp.atan2,
+            domain=(POS, POS), flops=20, math="d atan2(y,x) = (x dy - y dx)/(x^2+y^2)")
+elementwise("hypot", (np.hypot,), (lambda ans, x, y: x / ans, lambda ans, x, y: y / ans),
+            lambda x, y: sp.sqrt(x**2 + y**2), domain=(POS, POS), strong_zero=True, flops=5,
+            math="d hypot = (x dx + y dy)/ans")
+elementwise("logaddexp", (np.logaddexp,), (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
+            lambda x, y: sp.log(sp.exp(x) + sp.exp(y)), flops=20,
+            math="d = exp(x-ans) dx + exp(y-ans) dy")
+elementwise("logaddexp2", (np.logaddexp2,),
+            (lambda ans, x, y: np.exp2(x - ans), lambda ans, x, y: np.exp2(y - ans)),
+            lambda x, y: sp.log(2**x + 2**y, 2), flops=20, math="d = 2^(x-ans) dx + 2^(y-ans) dy")
+
+
+def _parse_clip(a, a_min=None, a_max=None, out=None, **kwargs):
+    from .core import reject_out
+
+    reject_out("np.clip", out)
+    # the keyword spellings of NumPy 2.1+ (min=, max=) are accepted too
+    a_min = kwargs.pop("min", a_min)
+    a_max = kwargs.pop("max", a_max)
+    if kwargs:
+        raise TypeError(f"np.clip: unsupported argument(s) {sorted(kwargs)} under differentiation")
+    return (a, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max), {}
+
+
+elementwise("clip", (np.clip,),
+            (lambda ans, x, lo, hi: mask((x > lo) & (x < hi), ans),
+             lambda ans, x, lo, hi: mask(x < lo, ans),
+             lambda ans, x, lo, hi: mask(x > hi, ans)),
+            lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi), impl=lambda x, lo, hi: np.clip(x, lo, hi),
+            domain=(Domain(-2, 2, kinks=(-0.5, 0.5)), Domain(-3, -1), Domain(1, 3)), parse=_parse_clip,
+            samples=(Sample(((5,),), lambda x: np.clip(x, -0.5, 0.5), "clip(x, -0.5, 0.5)"),
+                     Sample(((2, 3), (3,), ()), np.clip, "clip(x, lo, hi)")),
+            math="dx strictly inside the bounds; derivative 0 at the bounds")
+
+
+def _where_jvp(tangents, ans, cond, x, y):
+    from .core import align, batch_ndim, fill, shape
+
+    _, tx, ty = tangents
+    t_any = tx if tx is not None else ty
+    if t_any is None:
+        return None
+    batch = shape(t_any)[:batch_ndim(t_any, x if tx is not None else y)]
+    tx = 0 if tx is None else align(tx, x, ans)
+    ty = 0 if ty is None else align(ty, y, ans)
+    return fill(np.where(cond, tx, ty), batch, ans)
+
+
+def _parse_where(condition, x=None, y=None):
+    if x is None or y is None:
+        raise TypeError("np.where(condition) with one argument returns indices and has no derivative; "
+                        "call np.nonzero on a plain array, or pass np.where(condition, x, y)")
+    return (np.asarray(getattr(condition, "primal", condition), dtype=bool), x, y), {}
+
+
+def _where_register():
+    from .core import Op, register, unbroadcast
+    from .derive import _elementwise_cost
+
+    def vjp_x(ct, ans, cond, x, y):
+        return unbroadcast(np.where(cond, ct, 0), x, ans)
+
+    def vjp_y(ct, ans, cond, x, y):
+        return unbroadcast(np.where(cond, 0, ct), y, ans)
+
+    samples = (Sample(((5,), (5,)), lambda x, y: np.where(x > y, x, y), "where(x > y, x, y)"),
+               Sample(((2, 3), (3,)), lambda x, y: np.where(x > 0, x, y), "where(x > 0, x, y)"),
+               Sample(((4,),), lambda x: np.where(x < 1, x, np.sqrt(np.abs(x))), "where(x < 1, x, sqrt|x|)"))
+    op = Op("where", np.where, _where_jvp, (None, vjp_x, vjp_y), lambda c, x, y: np.where(c, x, y),
+            _elementwise_cost(1), Domain(), samples, math="the chosen branch's derivative; the other gets 0")
+    register(op, np.where, parse=_parse_where)
+
+
+_where_register()
+
+# comparisons and predicates: boolean results, never traced
+for _name, _ufuncs, _n in (("less", (np.less,), 2), ("less_equal", (np.less_equal,), 2),
+                           ("greater", (np.greater,), 2), ("greater_equal", (np.greater_equal,), 2),
+                           ("equal", (np.equal,), 2), ("not_equal", (np.not_equal,), 2),
+                           ("isfinite", (np.isfinite,), 1), ("isnan", (np.isnan,), 1), ("isinf", (np.isinf,), 1),
+                           ("signbit", (np.signbit,), 1), ("floor_divide", (np.floor_divide,), 2)):
+    nondifferentiable(_name, _ufuncs, _n, math="boolean or integer valued: no derivative")
+
+__all__ = ["mask", "tie_share", "BINARY_SHAPES"]

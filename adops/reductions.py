@@ -1,0 +1,185 @@
+"""Reductions over axes (sum, mean, prod, max, min, cumsum) and the composites built on them (var, std, norm)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Domain, Op, Sample, ndim, normalize_axes, normalize_axis, register, reject_out, shape
+from .derive import composite, linear
+from .elementwise import mask
+from .symbolic import as_objects, select_ties
+
+AXIS_SAMPLES = (((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1, "keepdims": True}),
+                ((2, 3, 4), {"axis": (0, 2)}), ((5,), {}), ((), {}))
+
+
+def _samples(fn):
+    return tuple(Sample((s,), (lambda x, kw=kw: fn(x, **kw)), f"{fn.__name__}{kw}") for s, kw in AXIS_SAMPLES)
+
+
+def _size(xshape, axes):
+    return int(np.prod([xshape[a] for a in axes], dtype=np.int64))
+
+
+def _parse_reduce(name):
+    def parse(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        reject_out(f"np.{name}", out, dtype=dtype, initial=initial, where=where)
+        return (a,), {"axes": normalize_axes(axis, ndim(a), f"np.{name}"), "keepdims": bool(keepdims)}
+
+    return parse
+
+
+def keep(ct, axes, keepdims):
+    """Put the reduced axes back (as size 1) into a reduction's cotangent or output."""
+    if keepdims or not axes:
+        return ct
+    return np.expand_dims(ct, axes)
+
+
+def expand_to(ct, x, axes, keepdims):
+    """The transpose of summing over ``axes``: broadcast the cotangent back over them."""
+    nb = ndim(ct) - (ndim(x) if keepdims else ndim(x) - len(axes))
+    return np.broadcast_to(keep(ct, axes, keepdims), shape(ct)[:nb] + shape(x))
+
+
+def _sum_impl(x, axes, keepdims):
+    return np.sum(x, axis=axes, keepdims=keepdims)
+
+
+def _reduce_cost(*shapes, **params):
+    return int(np.prod(shapes[0], dtype=np.int64))
+
+
+SUM = linear("sum", (np.sum, (np.add, "reduce")), _sum_impl,
+             (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims),),
+             parse=_parse_reduce("sum"), samples=_samples(np.sum), cost=_reduce_cost,
+             sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims),
+             math="linear; transpose broadcasts back")
+
+
+def _mean_impl(x, axes, keepdims):
+    return np.mean(x, axis=axes, keepdims=keepdims)
+
+
+linear("mean", (np.mean,), _mean_impl,
+       (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims) / _size(shape(x), axes),),
+       parse=_parse_reduce("mean"), samples=_samples(np.mean), cost=_reduce_cost,
+       sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims)
+       / _size(np.shape(x), axes), math="linear: sum / count")
+
+
+def _others_product(x, ans, axes, keepdims):
+    """d prod / d x_i = product of the other entries; exact with zeros (no division by zero)."""
+    if not np.any(x == 0):
+        return keep(ans, axes, keepdims) / x
+    # move the reduced axes last, flatten them, and form each exclusive product with a mask (O(n^2), zeros only)
+    nd = ndim(x)
+    rest = [a for a in range(-nd, 0) if a not in axes]
+    moved = np.transpose(x, [nd + a for a in rest] + [nd + a for a in axes])
+    n = _size(shape(x), axes)
+    flat = np.reshape(moved, shape(moved)[:len(rest)] + (n,))
+    eye = np.eye(n, dtype=bool)
+    others = np.prod(np.where(eye, 1, np.expand_dims(flat, -2)), axis=-1)
+    back = np.reshape(others, shape(moved))
+    inverse = np.argsort([nd + a for a in rest] + [nd + a for a in axes])
+    return np.transpose(back, inverse)
+
+
+def _prod_jvp(tangents, ans, x, axes, keepdims):
+    return np.sum(tangents[0] * _others_product(x, ans, axes, keepdims), axis=axes, keepdims=keepdims)
+
+
+def _prod_vjp(ct, ans, x, axes, keepdims):
+    return expand_to(ct, x, axes, keepdims) * _others_product(x, ans, axes, keepdims)
+
+
+register(Op("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims), _prod_jvp, (_prod_vjp,),
+            lambda x, axes, keepdims: np.prod(as_objects(x), axis=axes, keepdims=keepdims), _reduce_cost,
+            Domain(0.5, 1.5), _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1.0, 0, 1])),
+                                                          "prod with a zero"),),
+            math="d prod = sum_i (prod_{j!=i} x_j) dx_i"),
+         np.prod, (np.multiply, "reduce"), parse=_parse_reduce("prod"))
+
+
+def _extreme(name, fn, pick):
+    def share(x, ans, axes, keepdims):
+        # the winners split the derivative evenly (the convention table: ties share)
+        hit = mask(x == keep(ans, axes, keepdims), ans)
+        return hit / np.sum(hit, axis=axes, keepdims=True)
+
+    def jvp(tangents, ans, x, axes, keepdims):
+        return np.sum(tangents[0] * share(x, ans, axes, keepdims), axis=axes, keepdims=keepdims)
+
+    def vjp(ct, ans, x, axes, keepdims):
+        return expand_to(ct, x, axes, keepdims) * share(x, ans, axes, keepdims)
+
+    register(Op(name, lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims), jvp, (vjp,),
+                lambda x, axes, keepdims: select_ties(x, axes, keepdims, pick), _reduce_cost,
+                Domain(kinks=("tie",)), _samples(fn) + (Sample(((4,),), lambda x: fn(x * 0 + 1.5), "all tied"),),
+                math="the winners share the derivative equally"),
+             fn, *((np.amax,) if fn is np.max else (np.amin,)),
+             (np.maximum if fn is np.max else np.minimum, "reduce"), parse=_parse_reduce(name))
+
+
+_extreme("max", np.max, np.max)
+_extreme("min", np.min, np.min)
+
+
+def _parse_cumsum(a, axis=None, dtype=None, out=None):
+    reject_out("np.cumsum", out, dtype=dtype)
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    return (a,), {"axis": normalize_axis(axis, ndim(a), "np.cumsum")}
+
+
+linear("cumsum", (np.cumsum, (np.add, "accumulate")), lambda x, axis: np.cumsum(x, axis=axis),
+       (lambda ct, ans, x, axis: np.flip(np.cumsum(np.flip(ct, axis), axis=axis), axis),),
+       parse=_parse_cumsum, cost=_reduce_cost,
+       samples=(Sample(((5,),), np.cumsum), Sample(((3, 4),), lambda x: np.cumsum(x, axis=0), "axis=0"),
+                Sample(((2, 3),), lambda x: np.cumsum(x), "flattened")),
+       sympy_fn=lambda x, axis: np.cumsum(as_objects(x), axis=axis), math="linear; transpose = reversed cumsum")
+
+
+# ---- composites: their derivatives come from the primitives they call -----------------------------------
+def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
+    reject_out("np.var", out, dtype=dtype, **unused)
+    centred = a - np.mean(a, axis=axis, keepdims=True)
+    axes = normalize_axes(axis, ndim(a), "np.var")
+    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / (_size(shape(a), axes) - ddof)
+
+
+def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
+    return np.sqrt(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **unused))
+
+
+def _norm(x, ord=None, axis=None, keepdims=False):
+    nd = ndim(x)
+    if ord is None or ord == "fro" or (ord == 2 and (nd == 1 or isinstance(axis, int))):
+        if ord == "fro" and (axis is None and nd != 2 or axis is not None and np.ndim(axis) != 1):
+            raise ValueError("np.linalg.norm: ord='fro' needs a matrix (2 axes)")
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    if axis is None and nd != 1 or axis is not None and not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"np.linalg.norm: matrix norm ord={ord!r} has no rule; supported: vector norms "
+                        "(ord None, 1, 2, inf, -inf, p) and the Frobenius norm")
+    if ord == np.inf:
+        return np.max(np.abs(x), axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return np.min(np.abs(x), axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
+    return np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+composite("var", (np.var,), _var, samples=(Sample(((6,),), np.var), Sample(((3, 4),), lambda x: np.var(x, axis=0,
+                                                                                                     ddof=1))),
+          math="sum((x - mean)^2) / (n - ddof)")
+composite("std", (np.std,), _std, samples=(Sample(((6,),), np.std),
+                                           Sample(((3, 4),), lambda x: np.std(x, axis=-1, keepdims=True))),
+          math="sqrt(var)")
+composite("linalg.norm", (np.linalg.norm,), _norm,
+          samples=(Sample(((5,),), np.linalg.norm), Sample(((3, 4),), np.linalg.norm, "frobenius"),
+                   Sample(((3, 4),), lambda x: np.linalg.norm(x, ord=1, axis=1), "ord=1"),
+                   Sample(((5,),), lambda x: np.linalg.norm(x, ord=3), "ord=3"),
+                   Sample(((5,),), lambda x: np.linalg.norm(x, ord=np.inf), "ord=inf")),
+          math="vector p-norms and Frobenius, from sum/abs/sqrt/max")

@@ -1,0 +1,547 @@
+"""Shape and indexing primitives (all linear: JVP = impl, VJP = a hand-written transpose) and their composites."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import (
+    Domain,
+    Op,
+    Sample,
+    call,
+    ndim,
+    normalize_axes,
+    normalize_axis,
+    register,
+    reject_out,
+    result_dtype,
+    shape,
+    sum_to,
+)
+from .derive import composite, linear
+from .symbolic import as_objects
+
+
+class Variadic:
+    """Per-input VJP rules for an op taking any number of arrays: ``rule(i, ct, ans, *primals, **params)``."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, i):
+        rule = self.rule
+        return lambda ct, ans, *primals, **params: rule(i, ct, ans, *primals, **params)
+
+
+def _lead(x, nd):
+    return ndim(x) - nd
+
+
+# ---- reshape -------------------------------------------------------------------------------------------
+def _parse_reshape(a, shape_=None, order="C", *, newshape=None, shape=None, copy=None):
+    target = shape_ if shape_ is not None else (shape if shape is not None else newshape)
+    if order != "C":
+        raise TypeError("np.reshape: only order='C' is supported under differentiation")
+    target = (target,) if isinstance(target, (int, np.integer)) else tuple(int(s) for s in target)
+    size = int(np.prod(_shape(a), dtype=np.int64))
+    if target.count(-1) == 1:
+        known = int(np.prod([s for s in target if s != -1], dtype=np.int64))
+        target = tuple(size // known if s == -1 else s for s in target)
+    if int(np.prod(target, dtype=np.int64)) != size:
+        raise ValueError(f"np.reshape: cannot reshape an array of shape {_shape(a)} into shape {target}")
+    return (a,), {"shape": target, "nd": ndim(a)}
+
+
+def _shape(x):
+    return shape(x)
+
+
+def reshape_impl(x, shape, nd):
+    lead = _lead(x, nd)
+    return np.reshape(x, (_shape(x)[:lead] + shape) if lead else shape)
+
+
+RESHAPE = linear("reshape", (np.reshape,), reshape_impl,
+                 (lambda ct, ans, x, shape, nd: reshape_impl(ct, _shape(x), len(shape)),), parse=_parse_reshape,
+                 samples=(Sample(((2, 3),), lambda x: np.reshape(x, (3, 2))),
+                          Sample(((2, 3),), lambda x: x.reshape(-1), "x.reshape(-1)"),
+                          Sample(((6,),), lambda x: np.reshape(x, (1, 2, 3)))),
+                 sympy_fn=lambda x, shape, nd: np.reshape(as_objects(x), shape), math="linear; transpose reshapes back")
+
+
+# ---- transpose -----------------------------------------------------------------------------------------
+def _parse_transpose(a, axes=None):
+    nd = ndim(a)
+    if axes is None:
+        perm = tuple(range(-1, -nd - 1, -1))
+    else:
+        perm = tuple(normalize_axis(p, nd, "np.transpose") for p in axes)
+        if sorted(perm) != list(range(-nd, 0)):
+            raise ValueError(f"np.transpose: axes {axes!r} is not a permutation of {nd} axes")
+    return (a,), {"perm": perm}
+
+
+def transpose_impl(x, perm):
+    nd = len(perm)
+    lead = _lead(x, nd)
+    return np.transpose(x, tuple(range(lead)) + tuple(lead + nd + p for p in perm))
+
+
+def _inverse(perm):
+    nd = len(perm)
+    return tuple(int(i) - nd for i in np.argsort([p + nd for p in perm]))
+
+
+TRANSPOSE = linear("transpose", (np.transpose, np.permute_dims) if hasattr(np, "permute_dims") else (np.transpose,),
+                   transpose_impl, (lambda ct, ans, x, perm: transpose_impl(ct, _inverse(perm)),),
+                   parse=_parse_transpose,
+                   samples=(Sample(((2, 3),), np.transpose), Sample(((2, 3, 4),), lambda x: np.transpose(x, (1, 2, 0))),
+                            Sample(((2, 3),), lambda x: x.T, "x.T")),
+                   sympy_fn=lambda x, perm: np.transpose(as_objects(x), [p + len(perm) for p in perm]),
+                   math="linear; transpose applies the inverse permutation")
+
+
+# ---- broadcast_to --------------------------------------------------------------------------------------
+def _parse_broadcast_to(array, shape, subok=False):
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    try:
+        np.broadcast_shapes(_shape(array), shape)
+    except ValueError:
+        raise ValueError(f"np.broadcast_to: cannot broadcast shape {_shape(array)} to {shape}") from None
+    return (array,), {"shape": shape, "nd": ndim(array)}
+
+
+def broadcast_to_impl(x, shape, nd):
+    lead = _lead(x, nd)
+    if not lead:
+        return np.broadcast_to(x, shape)
+    xs = _shape(x)
+    x = np.reshape(x, xs[:lead] + (1,) * (len(shape) - nd) + xs[lead:])
+    return np.broadcast_to(x, xs[:lead] + shape)
+
+
+BROADCAST_TO = linear("broadcast_to", (np.broadcast_to,), broadcast_to_impl,
+                      (lambda ct, ans, x, shape, nd: sum_to(ct, ndim(ct) - len(shape), _shape(x)),),
+                      parse=_parse_broadcast_to,
+                      samples=(Sample(((3,),), lambda x: np.broadcast_to(x, (2, 3))),
+                               Sample(((2, 1),), lambda x: np.broadcast_to(x, (4, 2, 5)))),
+                      sympy_fn=lambda x, shape, nd: np.broadcast_to(as_objects(x), shape),
+                      math="linear; transpose sums over the broadcast axes")
+
+
+# ---- indexing: getitem and its transpose, a scatter-add ---------------------------------------------
+def _is_array_index(i):
+    return isinstance(i, np.ndarray) and i.dtype != object
+
+
+def _parse_getitem(x, index):
+    nd = ndim(x)
+    items = index if isinstance(index, tuple) else (index,)
+    parts = []
+    for i in items:
+        if getattr(i, "_level", None) is not None:
+            raise TypeError("indexing: an index may not be a traced value; index with a plain integer or "
+                            "boolean array (for example computed from the primal values)")
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            parts.append(("bool", i))
+        elif isinstance(i, np.ndarray) and np.issubdtype(i.dtype, np.integer):
+            parts.append(("int", i))
+        elif isinstance(i, np.ndarray) and i.ndim == 0 and np.issubdtype(i.dtype, np.integer):
+            parts.append(("int", i))
+        elif isinstance(i, (slice, int, np.integer)) or i is None or i is Ellipsis:
+            parts.append(("basic", i))
+        else:
+            raise TypeError(f"indexing: unsupported index {i!r}; use ints, slices, None, Ellipsis, or integer/"
+                            "boolean arrays")
+    consumed = sum(p[1].ndim if p[0] == "bool" else (0 if p[1] is None or p[1] is Ellipsis else 1) for p in parts)
+    if consumed > nd:
+        raise IndexError(f"indexing: too many indices ({consumed}) for an array of ndim {nd}")
+    full = []
+    seen_ellipsis = False
+    for kind, i in parts:
+        if i is Ellipsis and kind == "basic":
+            if seen_ellipsis:
+                raise IndexError("indexing: an index can only have a single ellipsis ('...')")
+            seen_ellipsis = True
+            full.extend([slice(None)] * (nd - consumed))
+        elif kind == "bool":
+            full.extend(np.nonzero(i))  # a mask is the integer arrays of its True positions
+        else:
+            full.append(i)
+    if not seen_ellipsis:
+        full.extend([slice(None)] * (nd - consumed))
+    full = tuple(full)
+    arrays = [k for k, i in enumerate(full) if _is_array_index(i)]
+    front = 0
+    if arrays:
+        advanced = [k for k, i in enumerate(full) if _is_array_index(i) or isinstance(i, (int, np.integer))]
+        if advanced != list(range(advanced[0], advanced[-1] + 1)):
+            front = np.broadcast(*[full[k] for k in arrays]).ndim if len(arrays) > 1 else full[arrays[0]].ndim
+    out_nd = len(np.empty(_shape(x), dtype=np.bool_)[full].shape) if arrays else None
+    if out_nd is None:
+        out_nd = sum(1 for i in full if isinstance(i, slice) or i is None)
+    return (x,), {"index": full, "nd": nd, "front": front, "out_nd": out_nd}
+
+
+def getitem_impl(x, index, nd, front, out_nd):
+    lead = _lead(x, nd)
+    if not lead:
+        return x[index]
+    out = x[(slice(None),) * lead + index]
+    if front:
+        out = np.moveaxis(out, tuple(range(front, front + lead)), tuple(range(lead)))
+    return out
+
+
+def index_add_impl(ct, index, nd, front, out_nd, xshape):
+    """Zeros of the indexed array's shape with ``ct`` added at ``index`` (repeated positions accumulate)."""
+    if getattr(ct, "_level", None) is not None:
+        return call(INDEX_ADD, ct, index=index, nd=nd, front=front, out_nd=out_nd, xshape=xshape)
+    lead = np.ndim(ct) - out_nd
+    out = np.zeros(np.shape(ct)[:lead] + tuple(xshape), dtype=result_dtype(ct))
+    if lead and front:
+        ct = np.moveaxis(ct, tuple(range(lead)), tuple(range(front, front + lead)))
+    full = (slice(None),) * lead + index
+    if any(_is_array_index(i) for i in index):
+        np.add.at(out, full, ct)
+    else:
+        out[full] = ct
+    return out
+
+
+def _getitem_vjp(ct, ans, x, index, nd, front, out_nd):
+    return index_add_impl(ct, index, nd, front, out_nd, _shape(x))
+
+
+def _sym_getitem(x, index, nd, front, out_nd):
+    return as_objects(x)[index]
+
+
+GETITEM = linear("getitem", ("x[index]",), getitem_impl, (_getitem_vjp,), parse=_parse_getitem,
+                 samples=(Sample(((5,),), lambda x: x[1:4], "x[1:4]"), Sample(((3, 4),), lambda x: x[1], "x[1]"),
+                          Sample(((3, 4),), lambda x: x[:, ::-2], "x[:, ::-2]"),
+                          Sample(((3, 4),), lambda x: x[None, ..., 2], "x[None, ..., 2]"),
+                          Sample(((5,),), lambda x: x[np.array([0, 2, 2, 4])], "x[[0, 2, 2, 4]] (repeats add)"),
+                          Sample(((3, 4),), lambda x: x[x > 0], "x[x > 0]"),
+                          Sample(((2, 3, 4),), lambda x: x[np.array([0, 1]), :, np.array([1, 3])],
+                                 "separated advanced indices")),
+                 sympy_fn=_sym_getitem, math="linear; transpose scatters (adds) the cotangent back")
+
+
+def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):
+    return getitem_impl(ct, index, nd, front, out_nd)
+
+
+INDEX_ADD = register(Op("index_add", index_add_impl, lambda ts, ans, c, **p: index_add_impl(ts[0], **p),
+                        (_index_add_vjp,), lambda c, index, nd, front, out_nd, xshape: _sym_index_add(c, index, xshape),
+                        lambda *s, **p: int(np.prod(s[0], dtype=np.int64)), Domain(), (),
+                        math="internal: the transpose of indexing; its own transpose is indexing"))
+
+
+def _sym_index_add(c, index, xshape):
+    out = np.zeros(xshape, dtype=object)
+    out[...] = 0
+    np.add.at(out, index, as_objects(c))
+    return out
+
+
+# ---- concatenate / stack -------------------------------------------------------------------------------
+def _parse_concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
+    reject_out("np.concatenate", out, dtype=dtype, casting=casting)
+    arrays = tuple(arrays)
+    if not arrays:
+        raise ValueError("np.concatenate: need at least one array to concatenate")
+    if axis is None:
+        arrays = tuple(np.ravel(a) for a in arrays)
+        axis = 0
+    nd = ndim(arrays[0])
+    if any(ndim(a) != nd for a in arrays):
+        raise ValueError(f"np.concatenate: all inputs need the same ndim, got {[ndim(a) for a in arrays]}")
+    return arrays, {"axis": normalize_axis(axis, nd, "np.concatenate")}
+
+
+def _concatenate_vjp(i, ct, ans, *xs, axis):
+    start = sum(_shape(x)[axis] for x in xs[:i])
+    nd = ndim(xs[i])
+    index = (slice(None),) * (nd + axis) + (slice(start, start + _shape(xs[i])[axis]),)
+    index = index + (slice(None),) * (nd - len(index))
+    return getitem_impl(ct, index, nd, 0, nd)
+
+
+linear("concatenate", (np.concatenate,), lambda *xs, axis: np.concatenate(xs, axis=axis), Variadic(_concatenate_vjp),
+       parse=_parse_concatenate,
+       samples=(Sample(((2,), (3,)), lambda a, b: np.concatenate([a, b])),
+                Sample(((2, 3), (2, 1), (2, 2)), lambda a, b, c: np.concatenate((a, b, c), axis=1))),
+       sympy_fn=lambda *xs, axis: np.concatenate([as_objects(x) for x in xs], axis=axis),
+       math="linear; transpose slices the cotangent")
+
+
+def _parse_stack(arrays, axis=0, out=None, dtype=None, casting=None):
+    reject_out("np.stack", out, dtype=dtype, casting=casting)
+    arrays = tuple(arrays)
+    if not arrays:
+        raise ValueError("np.stack: need at least one array to stack")
+    shapes = {_shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"np.stack: all input arrays must have the same shape, got {sorted(shapes)}")
+    return arrays, {"axis": normalize_axis(axis, ndim(arrays[0]) + 1, "np.stack")}
+
+
+def _stack_vjp(i, ct, ans, *xs, axis):
+    nd = ndim(xs[i]) + 1
+    index = (slice(None),) * (nd + axis) + (i,) + (slice(None),) * (-axis - 1)
+    return getitem_impl(ct, index, nd, 0, nd - 1)
+
+
+linear("stack", (np.stack,), lambda *xs, axis: np.stack(xs, axis=axis), Variadic(_stack_vjp), parse=_parse_stack,
+       samples=(Sample(((3,), (3,)), lambda a, b: np.stack([a, b])),
+                Sample(((2, 3), (2, 3)), lambda a, b: np.stack([a, b], axis=-1))),
+       sympy_fn=lambda *xs, axis: np.stack([as_objects(x) for x in xs], axis=axis),
+       math="linear; transpose picks each slice")
+
+
+# ---- flip, pad, astype ----------------------------------------------------------------------------------
+def _parse_flip(m, axis=None):
+    return (m,), {"axes": normalize_axes(axis, ndim(m), "np.flip")}
+
+
+def _flip_impl(x, axes):
+    return np.flip(x, axis=axes)
+
+
+linear("flip", (np.flip,), _flip_impl, (lambda ct, ans, x, axes: _flip_impl(ct, axes),), parse=_parse_flip,
+       samples=(Sample(((4,),), np.flip), Sample(((2, 3),), lambda x: np.flip(x, axis=1))),
+       sympy_fn=lambda x, axes: np.flip(as_objects(x), axis=axes), math="linear; its own transpose")
+
+
+def _parse_pad(array, pad_width, mode="constant", **kwargs):
+    if mode != "constant":
+        raise TypeError(f"np.pad: mode={mode!r} has no rule; only mode='constant' is supported")
+    value = kwargs.pop("constant_values", 0)
+    if kwargs or np.ndim(value) != 0:
+        raise TypeError("np.pad: only a scalar constant_values is supported under differentiation")
+    nd = ndim(array)
+    widths = tuple(tuple(int(v) for v in row) for row in np.broadcast_to(np.asarray(pad_width), (nd, 2)))
+    return (array,), {"widths": widths, "value": value}
+
+
+def _pad_impl(x, widths, value):
+    lead = _lead(x, len(widths))
+    return np.pad(x, ((0, 0),) * lead + widths, constant_values=value)
+
+
+def _pad_vjp(ct, ans, x, widths, value):
+    index = tuple(slice(b, b + s) for (b, _), s in zip(widths, _shape(x)))
+    return getitem_impl(ct, index, len(widths), 0, len(widths))
+
+
+linear("pad", (np.pad,), _pad_impl, (_pad_vjp,), parse=_parse_pad,
+       jvp=lambda ts, ans, x, widths, value: _pad_impl(ts[0], widths, 0),
+       samples=(Sample(((3,),), lambda x: np.pad(x, 2)),
+                Sample(((2, 3),), lambda x: np.pad(x, ((1, 0), (0, 2)), constant_values=1.5))),
+       sympy_fn=lambda x, widths, value: np.pad(as_objects(x), widths, constant_values=value),
+       math="affine; transpose crops the cotangent")
+
+
+def _astype_jvp(tangents, ans, x, dtype):
+    return tangents[0].astype(dtype) if np.issubdtype(dtype, np.inexact) else None
+
+
+ASTYPE = register(Op("astype", lambda x, dtype: x.astype(dtype), _astype_jvp,
+                     (lambda ct, ans, x, dtype: ct.astype(result_dtype(x)),),
+                     lambda x, dtype: as_objects(x), lambda *s, **p: 0, Domain(),
+                     (Sample(((3,),), lambda x: x.astype(np.float32).astype(np.float64), "x.astype(float32)"),),
+                     math="identity on values; casts tangents"))
+ASTYPE.numpy = ("x.astype",)
+
+
+# ---- sort, via gather/scatter with the primal's ordering ---------------------------------------------
+def _parse_sort(a, axis=-1, kind=None, order=None, stable=None):
+    if order is not None:
+        raise TypeError("np.sort: order= (structured arrays) is not supported under differentiation")
+    if axis is None:
+        a = np.ravel(a)
+        axis = -1
+    return (a,), {"axis": normalize_axis(axis, ndim(a), "np.sort")}
+
+
+def along_axis_index(order, axis):
+    """The full integer index that gathers ``x`` along ``axis`` in the given ``order``."""
+    nd = np.ndim(order)
+    grids = []
+    for d in range(-nd, 0):
+        if d == axis:
+            grids.append(order)
+        else:
+            n = np.shape(order)[d]
+            grids.append(np.arange(n).reshape((n,) + (1,) * (-d - 1)))
+    return tuple(grids)
+
+
+def _sort_index(x, axis):
+    return along_axis_index(np.argsort(x, axis=axis, kind="stable"), axis)
+
+
+def _sort_jvp(tangents, ans, x, axis):
+    nd = ndim(x)
+    return getitem_impl(tangents[0], _sort_index(x, axis), nd, 0, nd)
+
+
+def _sort_vjp(ct, ans, x, axis):
+    nd = ndim(x)
+    return index_add_impl(ct, _sort_index(x, axis), nd, 0, nd, _shape(x))
+
+
+def _sym_sort(x, axis):
+    from .symbolic import numeric
+
+    return as_objects(x)[along_axis_index(np.argsort(numeric(x), axis=axis, kind="stable"), axis)]
+
+
+register(Op("sort", lambda x, axis: np.sort(x, axis=axis), _sort_jvp, (_sort_vjp,), _sym_sort,
+            lambda *s, **p: int(np.prod(s[0], dtype=np.int64)) * max(1, int(np.log2(max(2, s[0][p["axis"]])))
+                                                                     if s[0] else 1),
+            Domain(kinks=("tie",)), (Sample(((5,),), np.sort), Sample(((3, 4),), lambda x: np.sort(x, axis=0))),
+            math="a permutation: tangents are gathered, cotangents scattered"),
+         np.sort, parse=_parse_sort)
+
+
+# ---- composites -----------------------------------------------------------------------------------------
+def _ravel(a, order="C"):
+    return np.reshape(a, (-1,), order=order)
+
+
+def _swapaxes(a, axis1, axis2):
+    perm = list(range(ndim(a)))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return np.transpose(a, perm)
+
+
+def _moveaxis(a, source, destination):
+    nd = ndim(a)
+    source = [source] if np.ndim(source) == 0 else list(source)
+    destination = [destination] if np.ndim(destination) == 0 else list(destination)
+    src = [normalize_axis(s, nd, "np.moveaxis") + nd for s in source]
+    dst = [normalize_axis(d, nd, "np.moveaxis") + nd for d in destination]
+    order = [n for n in range(nd) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return np.transpose(a, order)
+
+
+def _expand_dims(a, axis):
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    out_nd = ndim(a) + len(axes)
+    positions = {normalize_axis(ax, out_nd, "np.expand_dims") + out_nd for ax in axes}
+    it = iter(_shape(a))
+    return np.reshape(a, tuple(1 if d in positions else next(it) for d in range(out_nd)))
+
+
+def _squeeze(a, axis=None):
+    s = _shape(a)
+    if axis is None:
+        return np.reshape(a, tuple(n for n in s if n != 1))
+    axes = {normalize_axis(ax, len(s), "np.squeeze") + len(s) for ax in ((axis,) if np.ndim(axis) == 0 else axis)}
+    if any(s[d] != 1 for d in axes):
+        raise ValueError(f"np.squeeze: cannot select an axis to squeeze out which has size not equal to one "
+                         f"(shape {s}, axis {axis})")
+    return np.reshape(a, tuple(n for d, n in enumerate(s) if d not in axes))
+
+
+def _atleast(a, n):
+    s = _shape(a)
+    if len(s) >= n:
+        return a
+    if n == 2 and len(s) == 1:
+        return np.reshape(a, (1,) + s)
+    return np.reshape(a, (1,) * (n - len(s)) + s)
+
+
+def _hstack(tup, **kwargs):
+    arrays = [_atleast(a, 1) for a in tup]
+    return np.concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1, **kwargs)
+
+
+def _vstack(tup, **kwargs):
+    return np.concatenate([_atleast(a, 2) for a in tup], axis=0, **kwargs)
+
+
+def _split(ary, indices_or_sections, axis=0):
+    n = _shape(ary)[axis]
+    if np.ndim(indices_or_sections) == 0:
+        sections = int(indices_or_sections)
+        if n % sections:
+            raise ValueError(f"np.split: array of size {n} along axis {axis} does not divide into {sections} "
+                             "equal sections; use np.array_split")
+        cuts = list(range(0, n + 1, n // sections))
+    else:
+        cuts = [0] + [int(i) for i in indices_or_sections] + [n]
+    nd = ndim(ary)
+    ax = normalize_axis(axis, nd, "np.split") + nd
+    return [ary[(slice(None),) * ax + (slice(lo, hi),)] for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+def _tile(A, reps):
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+    s = _shape(A)
+    d = max(len(s), len(reps))
+    s = (1,) * (d - len(s)) + s
+    reps = (1,) * (d - len(reps)) + reps
+    x = np.reshape(A, tuple(v for n in s for v in (1, n)))
+    x = np.broadcast_to(x, tuple(v for r, n in zip(reps, s) for v in (r, n)))
+    return np.reshape(x, tuple(r * n for r, n in zip(reps, s)))
+
+
+def _repeat(a, repeats, axis=None):
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    nd = ndim(a)
+    ax = normalize_axis(axis, nd, "np.repeat") + nd
+    n = _shape(a)[ax]
+    index = np.repeat(np.arange(n), np.broadcast_to(np.asarray(repeats), (n,)))
+    return a[(slice(None),) * ax + (index,)]
+
+
+def _take_along_axis(arr, indices, axis=-1):
+    if axis is None:
+        arr = np.ravel(arr)
+        axis = -1
+    nd = ndim(arr)
+    indices = np.asarray(indices)
+    return arr[along_axis_index(indices, normalize_axis(axis, nd, "np.take_along_axis"))]
+
+
+def _diagonal_free_samples(*shapes_calls):
+    return tuple(Sample(s, c, label) for s, c, label in shapes_calls)
+
+
+for _name, _fns, _impl, _samples in (
+    ("ravel", (np.ravel,), _ravel, ((((2, 3),), np.ravel, ""),)),
+    ("swapaxes", (np.swapaxes,), _swapaxes, ((((2, 3, 4),), lambda x: np.swapaxes(x, 0, 2), ""),)),
+    ("moveaxis", (np.moveaxis,), _moveaxis, ((((2, 3, 4),), lambda x: np.moveaxis(x, 0, -1), ""),
+                                            (((2, 3, 4),), lambda x: np.moveaxis(x, [0, 1], [2, 0]), "two axes"))),
+    ("expand_dims", (np.expand_dims,), _expand_dims, ((((2, 3),), lambda x: np.expand_dims(x, 1), ""),
+                                                     (((3,),), lambda x: np.expand_dims(x, (0, -1)), "tuple"))),
+    ("squeeze", (np.squeeze,), _squeeze, ((((1, 3, 1),), np.squeeze, ""),
+                                         (((1, 3, 1),), lambda x: np.squeeze(x, axis=0), "axis=0"))),
+    ("hstack", (np.hstack,), _hstack, ((((2,), (3,)), lambda a, b: np.hstack([a, b]), ""),
+                                      (((2, 1), (2, 3)), lambda a, b: np.hstack((a, b)), "2-D"))),
+    ("vstack", (np.vstack,), _vstack, ((((3,), (3,)), lambda a, b: np.vstack([a, b]), ""),
+                                      (((1, 3), (2, 3)), lambda a, b: np.vstack((a, b)), "2-D"))),
+    ("split", (np.split,), _split, ((((6,),), lambda x: np.split(x, 3)[1] * np.split(x, 3)[2], ""),
+                                   (((2, 5),), lambda x: np.split(x, [1, 3], axis=1)[2], "at indices"))),
+    ("tile", (np.tile,), _tile, ((((3,),), lambda x: np.tile(x, 2), ""), (((2, 1),), lambda x: np.tile(x, (2, 1, 3)),
+                                                                          "more reps than axes"))),
+    ("repeat", (np.repeat,), _repeat, ((((3,),), lambda x: np.repeat(x, 2), ""),
+                                      (((2, 3),), lambda x: np.repeat(x, [1, 0, 2], axis=1), "per-element counts"))),
+    ("take_along_axis", (np.take_along_axis,), _take_along_axis,
+     ((((3, 4),), lambda x: np.take_along_axis(x, np.array([[3, 0], [1, 1], [2, 0]]), axis=1), ""),)),
+):
+    composite(_name, _fns, _impl, samples=_diagonal_free_samples(*_samples))
+
+__all__ = ["GETITEM", "INDEX_ADD", "RESHAPE", "TRANSPOSE", "BROADCAST_TO", "ASTYPE", "Variadic"]

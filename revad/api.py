@@ -1,0 +1,341 @@
+"""Reverse-mode transformations with JAX's conventions: vjp, grad, value_and_grad, jacrev, hessian, checkpoint,
+trace."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adops.core import Domain, Op
+from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, unflatten
+
+from .tape import Tape, Tracer
+
+
+def _trace_call(f, args, argnums, fn, copy=False, names=None):
+    """Run ``f`` with the chosen arguments as tracers on a fresh tape."""
+    nums, single = normalize_argnums(argnums, len(args), fn)
+    tape = Tape()
+    call_args = list(args)
+    in_slots, in_defs, in_leaves = [], [], []
+    for a in nums:
+        leaves, d = flatten(args[a])
+        tracers = []
+        for leaf in leaves:
+            leaf = as_input(leaf, fn, copy=copy)
+            name = names[a] if names and len(leaves) == 1 else None
+            t = tape.input(leaf, name)
+            tracers.append(t)
+            in_slots.append(t._slot)
+            in_leaves.append(leaf)
+        in_defs.append((len(leaves), d))
+        call_args[a] = unflatten(d, tracers)
+    out = f(*call_args)
+    return tape, out, (in_slots, in_defs, in_leaves, single)
+
+
+def _output_leaves(out, tape, fn):
+    leaves, treedef = flatten(out)
+    primals, slots = [], []
+    for leaf in leaves:
+        if type(leaf) is Tracer and leaf._level == tape.level:
+            primals.append(leaf.primal)
+            slots.append(leaf._slot)
+            continue
+        if getattr(leaf, "_level", None) is None:
+            arr = np.asarray(leaf)
+            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+                raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
+                                f"them), got {type(leaf).__name__}")
+            leaf = arr
+        primals.append(leaf)
+        slots.append(-1)
+    return primals, slots, treedef
+
+
+def _input_cts(cts, inputs, batch=()):
+    in_slots, in_defs, in_leaves, single = inputs
+    grads = [cts.get(s) for s in in_slots]
+    grads = [np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x)) if g is None else g for g, x in zip(grads, in_leaves)]
+    per_arg, pos = [], 0
+    for count, d in in_defs:
+        per_arg.append(unflatten(d, grads[pos:pos + count]))
+        pos += count
+    return per_arg, single
+
+
+def _seed_dtype(primal):
+    return leaf_dtype(primal)
+
+
+def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
+    """Evaluate ``f(*primals)`` and return ``(out, pullback)``; ``pullback(ct)`` gives one cotangent per input.
+
+    The pullback may be called many times (the tape is kept until it is garbage-collected); the inputs are
+    copied, so mutating them afterwards cannot change its answers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, pullback = vjp(lambda x: x * x, np.array([1.0, 3.0]))
+    >>> pullback(np.array([1.0, 1.0]))
+    (array([2., 6.]),)
+    """
+    tape, out, inputs = _trace_call(f, primals, tuple(range(len(primals))), "revad.vjp", copy=True)
+    out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.vjp")
+
+    def pullback(ct):
+        ct_leaves, ct_def = flatten(ct)
+        if len(ct_leaves) != len(out_primals):
+            raise ValueError(f"revad.vjp pullback: the cotangent has {len(ct_leaves)} leaves but the output has "
+                             f"{len(out_primals)}")
+        seeds = {}
+        for c, p, s in zip(ct_leaves, out_primals, out_slots):
+            c = c if getattr(c, "_level", None) is not None else np.asarray(c, dtype=_seed_dtype(p))
+            if leaf_shape(c) != leaf_shape(p):
+                raise ValueError(f"revad.vjp pullback: cotangent shape {leaf_shape(c)} does not match output shape "
+                                 f"{leaf_shape(p)}")
+            if s >= 0:
+                seeds[s] = c if s not in seeds else seeds[s] + c
+        per_arg, _ = _input_cts(tape.sweep(seeds, keep=True), inputs)
+        return tuple(per_arg)
+
+    return unflatten(out_def, out_primals), pullback
+
+
+def _scalar_seed(out_primals, out_def, fn):
+    if out_def is not None or leaf_shape(out_primals[0]) != ():
+        shapes = [leaf_shape(p) for p in out_primals]
+        raise TypeError(f"{fn}: f must return a scalar, got output shape(s) "
+                        f"{shapes[0] if len(shapes) == 1 else shapes}; use revad.jacrev or revad.vjp for "
+                        "non-scalar outputs")
+
+
+def value_and_grad(f: Callable, argnums: int | tuple = 0) -> Callable:
+    """``(f(*args), gradient)`` of a scalar ``f`` from one forward recording and one backward sweep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> value, g = value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (5.0, array([2., 4.]))
+    """
+
+    def run(*args):
+        tape, out, inputs = _trace_call(f, args, argnums, "revad.grad")
+        out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.grad")
+        _scalar_seed(out_primals, out_def, "revad.grad")
+        seeds = {}
+        if out_slots[0] >= 0:
+            seeds[out_slots[0]] = np.ones((), dtype=_seed_dtype(out_primals[0]))
+        cts = tape.sweep(seeds, keep=False)
+        tape.release()
+        per_arg, single = _input_cts(cts, inputs)
+        return out_primals[0], (per_arg[0] if single else tuple(per_arg))
+
+    return run
+
+
+def grad(f: Callable, argnums: int | tuple = 0) -> Callable:
+    """The gradient of a scalar ``f`` by one reverse sweep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grad(lambda w, x: np.tanh(w @ x), argnums=(0, 1))(np.array([1.0, 0.0]), np.array([0.0, 2.0]))
+    (array([0., 2.]), array([1., 0.]))
+    """
+    vg = value_and_grad(f, argnums)
+
+    def gradient(*args):
+        return vg(*args)[1]
+
+    return gradient
+
+
+def _check_chunk(chunk_size, fn):
+    if chunk_size is None:
+        return None
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"{fn}: chunk_size must be a positive integer or None, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
+    """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
+
+    ``f`` runs once; all m output rows are swept back together by default (one vectorized sweep), or
+    ``chunk_size`` rows at a time (ceil(m/chunk) sweeps).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jacrev(lambda x: x[::-1] * 2)(np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+    fn = "revad.jacrev"
+    chunk = _check_chunk(chunk_size, fn)
+
+    def jac(*args):
+        tape, out, inputs = _trace_call(f, args, argnums, fn)
+        out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
+        sizes = [int(np.prod(leaf_shape(p), dtype=np.int64)) for p in out_primals]
+        m = sum(sizes)
+        width_max = m if chunk is None else min(chunk, m)
+        rows = None
+        for start in range(0, max(m, 1), max(width_max, 1)):
+            stop = min(m, start + width_max)
+            width = stop - start
+            seeds, offset = {}, 0
+            for p, s, size in zip(out_primals, out_slots, sizes):
+                lo, hi = max(start, offset), min(stop, offset + size)
+                if s >= 0 and lo < hi:
+                    seed = np.zeros((width, size), dtype=_seed_dtype(p))
+                    seed[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1
+                    seed = seed.reshape((width,) + leaf_shape(p))
+                    seeds[s] = seed if s not in seeds else seeds[s] + seed
+                offset += size
+            cts = tape.sweep(seeds, keep=stop < m)
+            in_slots, _, in_leaves, _ = inputs
+            grads = [cts.get(s) for s in in_slots]
+            grads = [np.zeros((width,) + leaf_shape(x), dtype=leaf_dtype(x)) if g is None else g
+                     for g, x in zip(grads, in_leaves)]
+            if rows is None:
+                rows = [[g] for g in grads]
+            else:
+                for r, g in zip(rows, grads):
+                    r.append(g)
+        tape.release()
+        in_slots, in_defs, in_leaves, single = inputs
+        full = [r[0] if len(r) == 1 else np.concatenate(r, axis=0) for r in rows]  # (m,) + in.shape each
+        per_out, offset = [], 0
+        for p, size in zip(out_primals, sizes):
+            blocks = []
+            for x, g in zip(in_leaves, full):
+                part = g[offset:offset + size] if len(sizes) > 1 else g
+                blocks.append(np.reshape(part, leaf_shape(p) + leaf_shape(x)))
+            per_arg, pos = [], 0
+            for count, d in in_defs:
+                per_arg.append(unflatten(d, blocks[pos:pos + count]))
+                pos += count
+            per_out.append(per_arg[0] if single else tuple(per_arg))
+            offset += size
+        return unflatten(out_def, per_out)
+
+    return jac
+
+
+def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
+    """The Hessian of a scalar ``f`` by reverse-over-reverse, shaped ``in.shape + in.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hessian(lambda x: x[0] * x[1] ** 2)(np.array([1.0, 3.0]))
+    array([[0., 6.],
+           [6., 2.]])
+    """
+    return jacrev(grad(f, argnums), argnums)
+
+
+class _RecomputedVJPs:
+    """VJP rules of a checkpointed call: the first input asked re-runs the function on a fresh tape and pulls the
+    cotangent back to every input at once; the other inputs read that result."""
+
+    __slots__ = ("fn", "last")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.last = (None, None)
+
+    def __getitem__(self, i):
+        def rule(ct, ans, *primals):
+            key, cts = self.last
+            if key is not ct:
+                cts = _pull(self.fn, primals, ct, ans)
+                self.last = (ct, cts)
+            return cts[i]
+
+        return rule
+
+
+def _pull(fn, primals, ct, ans):
+    """Re-run ``fn`` on a fresh tape and pull ``ct`` (possibly with leading batch axes) back to its inputs."""
+    batch = leaf_shape(ct)[:len(leaf_shape(ct)) - len(leaf_shape(ans))]
+    tape, out, inputs = _trace_call(fn, primals, tuple(range(len(primals))), "revad.checkpoint")
+    _, out_slots, _ = _output_leaves(out, tape, "revad.checkpoint")
+    cts = tape.sweep({out_slots[0]: ct} if out_slots[0] >= 0 else {}, keep=False)
+    per_arg, _ = _input_cts(cts, inputs, batch)
+    return tuple(per_arg)
+
+
+def checkpoint(fn: Callable) -> Callable:
+    """Wrap ``fn`` so reverse mode stores only its inputs and output, recomputing its inside during backward.
+
+    Trades time for memory (gradient checkpointing): the tape keeps one record for the whole call instead of
+    one per primitive. ``fn`` takes arrays and returns one array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block = checkpoint(lambda x: np.tanh(np.tanh(x)))
+    >>> float(grad(lambda x: np.sum(block(x)))(np.array(0.0)))
+    1.0
+    """
+
+    def wrapped(*args):
+        top = None
+        for a in args:
+            if isinstance(a, Tracer) and (top is None or a._level > top._level):
+                top = a
+        if top is None or any(getattr(a, "_level", -1) > top._level for a in args):
+            return fn(*args)
+        level, tape = top._level, top._tape
+        primals = [a.primal if type(a) is Tracer and a._level == level else a for a in args]
+        slots = [a._slot if type(a) is Tracer and a._level == level else -1 for a in args]
+        ans = fn(*primals)
+        if getattr(ans, "_level", None) is None and not isinstance(ans, (np.ndarray, np.generic, float, int)):
+            raise TypeError("revad.checkpoint: the wrapped function must return a single array")
+        op = Op(f"checkpoint({getattr(fn, '__name__', 'fn')})", fn, _no_jvp, _RecomputedVJPs(fn), fn,
+                lambda *s, **p: 0, Domain(), ())
+        slot = tape.n_slots
+        tape.n_slots += 1
+        tape.records.append((op, slots, primals, {}, ans, slot))
+        return Tracer(ans, tape, slot)
+
+    wrapped.__name__ = getattr(fn, "__name__", "checkpointed")
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+def _no_jvp(*args, **kwargs):
+    raise TypeError("revad.checkpoint: a checkpointed call has no forward-mode rule of its own")
+
+
+def trace(f: Callable, *args, names: list[str] | None = None) -> Tape:
+    """Record ``f(*args)`` and return its ``Tape`` (a Wengert list) to print, measure, sweep and draw.
+
+    Input slots are named after ``f``'s parameters unless ``names`` is given.
+
+    Examples
+    --------
+    >>> tape = trace(lambda w, x, b, y: 0.5 * (w * x + b - y) ** 2, 2.0, -2.0, 8.0, 2.0)
+    >>> adjoints = tape.sweep()
+    >>> adjoints["w"], adjoints["b"]
+    (-4.0, 2.0)
+    """
+    if names is None:
+        try:
+            params = list(inspect.signature(f).parameters)
+            names = params[:len(args)] if len(params) >= len(args) else None
+        except (TypeError, ValueError):
+            names = None
+    tape, out, inputs = _trace_call(f, args, tuple(range(len(args))), "revad.trace", copy=True, names=names)
+    out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.trace")
+    tape.outputs = list(zip(out_slots, out_primals))
+    return tape

@@ -1,0 +1,136 @@
+"""Showing a tape: the Wengert list as text, the computation graph as Graphviz DOT, PNG or a matplotlib figure."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+
+
+def fmt(value) -> str:
+    """A short readable form of a forward value or adjoint."""
+    value = getattr(value, "primal", value)
+    if np.ndim(value) == 0:
+        v = float(np.asarray(value))
+        return f"{v:.4g}"
+    arr = np.asarray(value)
+    if arr.size <= 4:
+        return "[" + ", ".join(f"{v:.3g}" for v in arr.ravel()) + "]"
+    return f"array{arr.shape}"
+
+
+def _label(tape, slot, constants):
+    return tape.slot_name(slot) if slot >= 0 else constants
+
+
+def wengert(tape) -> str:
+    """One line per record: ``v3 = multiply(w, x)   shape ()   value -4``."""
+    lines = [f"# tape level {tape.level}: {len(tape.inputs)} inputs, {len(tape.records)} records, "
+             f"{tape.flops} flops, {tape.nbytes} bytes held"]
+    for (slot, value), name in zip(tape.inputs, tape.input_names):
+        lines.append(f"{name:>6} = input{'':<22} shape {np.shape(value)!s:<10} value {fmt(value)}")
+    for op, slots, primals, params, ans, out in tape.records:
+        args = ", ".join(tape.slot_name(s) if s >= 0 else fmt(p) for s, p in zip(slots, primals))
+        call = f"{op.name}({args})"
+        lines.append(f"{tape.slot_name(out):>6} = {call:<27} shape {np.shape(getattr(ans, 'primal', ans))!s:<10} "
+                     f"value {fmt(ans)}")
+    return "\n".join(lines)
+
+
+def to_dot(tape) -> str:
+    """Graphviz DOT text of the graph; each node shows its value and, after ``backward``, its adjoint."""
+    adj = tape.adjoints or {}
+    out = ["digraph tape {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];']
+
+    def node_label(name, value, slot, what=""):
+        text = f"{name}{what}\\nvalue {fmt(value)}"
+        if slot in adj:
+            text += f"\\nadjoint {fmt(adj[slot])}"
+        return text
+
+    for (slot, value), name in zip(tape.inputs, tape.input_names):
+        label = node_label(name, value, slot)
+        out.append(f'  n{slot} [shape=box, style=filled, fillcolor="#dbe9f6", label="{label}"];')
+    for k, (op, slots, primals, params, ans, slot) in enumerate(tape.records):
+        label = node_label(tape.slot_name(slot), ans, slot, " = " + op.name)
+        out.append(f'  n{slot} [shape=ellipse, label="{label}"];')
+        for j, (s, p) in enumerate(zip(slots, primals)):
+            if s >= 0:
+                out.append(f"  n{s} -> n{slot};")
+            else:
+                out.append(f'  c{k}_{j} [shape=plaintext, label="{fmt(p)}"];')
+                out.append(f"  c{k}_{j} -> n{slot} [style=dashed];")
+    out.append("}")
+    return "\n".join(out)
+
+
+def _depths(tape):
+    depth = {slot: 0 for slot, _ in tape.inputs}
+    for op, slots, primals, params, ans, slot in tape.records:
+        depth[slot] = 1 + max((depth.get(s, 0) for s in slots if s >= 0), default=0)
+    return depth
+
+
+def draw_matplotlib(tape, path=None):
+    """A layered drawing of the graph with matplotlib (no Graphviz needed)."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    depth = _depths(tape)
+    columns: dict = {}
+    for slot, d in depth.items():
+        columns.setdefault(d, []).append(slot)
+    pos = {}
+    for d, slots in columns.items():
+        for i, slot in enumerate(slots):
+            pos[slot] = (d * 3.0, -(i - (len(slots) - 1) / 2) * 1.6)
+    width = 3.0 * (max(columns) + 1) if columns else 3
+    height = 1.6 * max((len(v) for v in columns.values()), default=1) + 1
+    fig, ax = plt.subplots(figsize=(max(6, width * 1.1), max(3, height * 1.1)))
+    adj = tape.adjoints or {}
+    values = {slot: value for slot, value in tape.inputs}
+    names = {}
+    for op, slots, primals, params, ans, slot in tape.records:
+        values[slot] = ans
+        names[slot] = op.name
+        for s in slots:
+            if s >= 0:
+                ax.annotate("", xy=pos[slot], xytext=pos[s],
+                            arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28))
+    for slot, (x, y) in pos.items():
+        title = tape.slot_name(slot) + (f" = {names[slot]}" if slot in names else "")
+        text = f"{title}\nvalue {fmt(values[slot])}"
+        if slot in adj:
+            text += f"\nadjoint {fmt(adj[slot])}"
+        ax.text(x, y, text, ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.4", fc="#dbe9f6" if slot not in names else "white", ec="0.3"))
+    xs = [p[0] for p in pos.values()] or [0]
+    ys = [p[1] for p in pos.values()] or [0]
+    ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
+    ax.set_ylim(min(ys) - 1.2, max(ys) + 1.2)
+    ax.axis("off")
+    ax.set_title("computation graph: values left to right" + (", adjoints right to left" if adj else ""))
+    fig.tight_layout()
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def draw(tape, path=None, backend: str = "auto"):
+    """PNG through Graphviz's ``dot`` when installed (and a path is given), else a matplotlib drawing."""
+    if backend not in ("auto", "graphviz", "matplotlib"):
+        raise ValueError(f"Tape.draw: backend must be 'auto', 'graphviz' or 'matplotlib', got {backend!r}")
+    dot = shutil.which("dot")
+    if backend == "graphviz" and dot is None:
+        raise RuntimeError("Tape.draw: backend='graphviz' needs the Graphviz 'dot' program on PATH; install "
+                           "Graphviz or use backend='matplotlib'")
+    if path is not None and dot is not None and backend != "matplotlib":
+        subprocess.run([dot, "-Tpng", "-o", str(path)], input=to_dot(tape).encode(), check=True)
+        return path
+    return draw_matplotlib(tape, path)

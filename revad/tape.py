@@ -1,0 +1,209 @@
+"""The tape (a Wengert list), the traced arrays that record onto it, and the single backward sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adops.core import new_level
+from adops.counting import STATE, record, run_rule
+from adops.frontend import Traced
+
+
+class Tracer(Traced):
+    """An array being recorded onto one tape (one reverse-mode call, its ``_level``).
+
+    Every NumPy call on a Tracer computes the primal with the registry's impl and appends one record to the
+    tape; nothing here knows any op.
+
+    >>> import numpy as np
+    >>> tape = Tape()
+    >>> y = np.sin(tape.input(np.array(0.5)))
+    >>> len(tape)
+    1
+    """
+
+    __slots__ = ("primal", "_level", "_tape", "_slot", "__weakref__")
+    engine = "revad"
+    mode = "reverse-mode"
+
+    def __init__(self, primal, tape: Tape, slot: int):
+        self.primal = primal
+        self._tape = tape
+        self._level = tape.level
+        self._slot = slot
+
+    def _apply(self, op, arrays, params):
+        level = self._level
+        primals = []
+        slots = []
+        for a in arrays:
+            if type(a) is Tracer and a._level == level:
+                primals.append(a.primal)
+                slots.append(a._slot)
+            else:
+                primals.append(a)
+                slots.append(-1)
+        ans = op.impl(*primals, **params)
+        if op.jvp is None:
+            return ans
+        if STATE.on:
+            record(op, primals, params)
+        tape = self._tape
+        slot = tape.n_slots
+        tape.n_slots = slot + 1
+        tape.records.append((op, slots, primals, params, ans, slot))
+        return Tracer(ans, tape, slot)
+
+    def __repr__(self) -> str:
+        return f"Tracer(v{self._slot}, primal={self.primal!r}, level={self._level})"
+
+
+class Tape:
+    """The flat record of one reverse-mode call: ``(op, input slots, primals, params, ans, output slot)``.
+
+    Input slots come first; each record's output slot is the next free number. ``trace`` returns one of
+    these to look at: print it as a Wengert list, ask its length, flops and bytes held, or draw it.
+    """
+
+    __slots__ = ("level", "records", "n_slots", "inputs", "input_names", "outputs", "adjoints", "__weakref__")
+
+    def __init__(self):
+        self.level = new_level()
+        self.records: list = []
+        self.n_slots = 0
+        self.inputs: list = []  # (slot, value)
+        self.input_names: list = []
+        self.outputs: list = []  # (slot, value) of the traced function's outputs
+        self.adjoints: dict | None = None
+
+    def input(self, value, name: str | None = None) -> Tracer:
+        """A new input slot holding ``value``."""
+        slot = self.n_slots
+        self.n_slots += 1
+        self.inputs.append((slot, value))
+        self.input_names.append(name or f"x{len(self.inputs) - 1}")
+        return Tracer(value, self, slot)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sweep(self, seeds: dict, keep: bool = True, all_adjoints: bool = False) -> dict:
+        """One reverse sweep from ``seeds`` ({slot: cotangent}); returns the cotangents of the input slots.
+
+        Cotangents of intermediate slots are dropped as soon as they have been pulled back (and, with
+        ``keep=False``, each record is released as it is passed), so memory shrinks during the sweep.
+        """
+        cts = dict(seeds)
+        records = self.records
+        seen = {} if all_adjoints else None
+        counting = STATE.on
+        index = len(records)
+        while index:
+            index -= 1
+            op, slots, primals, params, ans, out = records[index]
+            if not keep:
+                records.pop()
+            ct = cts.pop(out, None)
+            if ct is None:
+                continue
+            if seen is not None:
+                seen[out] = ct
+            vjps = op.vjps
+            for i, s in enumerate(slots):
+                if s < 0:
+                    continue
+                rule = vjps[i]
+                if rule is None:
+                    continue
+                if counting:
+                    g = run_rule("vjp", op, rule, ct, ans, primals, params)
+                else:
+                    g = rule(ct, ans, *primals, **params)
+                if g is None:
+                    continue
+                prev = cts.get(s)
+                cts[s] = g if prev is None else prev + g
+        if seen is not None:
+            seen.update(cts)
+            self.adjoints = seen
+        return cts
+
+    def backward(self, ct=None) -> dict:
+        """Sweep back from the traced output and return ``{input name: adjoint}``; the tape is kept, and every
+        slot's adjoint is stored for ``to_dot``/``draw``.
+
+        ``ct`` defaults to 1 for a scalar output; pass an array of the output's shape otherwise.
+        """
+        if len(self.outputs) != 1:
+            raise TypeError(f"Tape.backward: the traced function returned {len(self.outputs)} outputs; backward "
+                            "needs one")
+        slot, value = self.outputs[0]
+        if ct is None:
+            if np.ndim(value) != 0:
+                raise TypeError(f"Tape.backward: the output has shape {np.shape(value)}; pass ct of that shape")
+            ct = np.ones((), dtype=getattr(value, "dtype", np.float64))
+        elif np.shape(ct) != np.shape(value):
+            raise ValueError(f"Tape.backward: ct shape {np.shape(ct)} does not match output shape {np.shape(value)}")
+        cts = self.sweep({slot: ct} if slot >= 0 else {}, keep=True, all_adjoints=True)
+        result = {}
+        for (s, value), name in zip(self.inputs, self.input_names):
+            g = cts.get(s, np.zeros_like(value))
+            result[name] = float(g) if np.ndim(g) == 0 else g
+        return result
+
+    # ---- looking at a tape --------------------------------------------------------------------------------
+    def slot_name(self, slot: int) -> str:
+        for (s, _), name in zip(self.inputs, self.input_names):
+            if s == slot:
+                return name
+        return f"v{slot}"
+
+    @property
+    def flops(self) -> int:
+        """Primal flops of the recorded calls, from the registry's cost column."""
+        total = 0
+        for op, slots, primals, params, ans, out in self.records:
+            try:
+                total += int(op.cost(*[np.shape(getattr(p, "primal", p)) for p in primals], **params))
+            except Exception:
+                pass
+        return total
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the tape keeps alive (each array counted once)."""
+        seen, total = set(), 0
+        for _, _, primals, _, ans, _ in self.records:
+            for value in (*primals, ans):
+                if isinstance(value, np.ndarray) and id(value) not in seen:
+                    seen.add(id(value))
+                    total += value.nbytes
+        return total
+
+    def __str__(self) -> str:
+        from .draw import wengert
+
+        return wengert(self)
+
+    def __repr__(self) -> str:
+        return f"<Tape level={self.level}: {len(self.inputs)} inputs, {len(self.records)} records, {self.nbytes} bytes>"
+
+    def to_dot(self) -> str:
+        """The computation graph as Graphviz DOT text, with forward values and (after ``backward``) adjoints."""
+        from .draw import to_dot
+
+        return to_dot(self)
+
+    def draw(self, path: str | None = None, backend: str = "auto"):
+        """Draw the graph: a PNG through Graphviz when ``dot`` is installed, else with matplotlib.
+
+        Returns the path written (or the matplotlib figure when ``path`` is None and matplotlib draws).
+        """
+        from .draw import draw
+
+        return draw(self, path, backend)
+
+    def release(self) -> None:
+        """Drop every record (and the arrays they keep alive)."""
+        self.records.clear()
+        self.inputs.clear()
