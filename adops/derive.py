@@ -109,7 +109,7 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
     def sympy_const(*args, **params):
         from .symbolic import numeric
 
-        return np.asarray(impl(*[numeric(a) for a in args], **params), dtype=object)
+        return impl(*[numeric(a) if isinstance(a, np.ndarray) and a.dtype == object else a for a in args], **params)
 
     if samples is None:
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES

@@ -1,0 +1,267 @@
+"""The SymPy oracle: exact derivatives of the same plain-NumPy code the engines run.
+
+``f`` is called on ``SymArray`` values; every NumPy call goes through the registry's ``sympy`` column, so the
+oracle sees exactly the primitives the engines see. Branches (comparisons, sort order, max) are decided at the
+point itself, so the oracle differentiates the branch the engines take. Derivatives come from ``sympy.diff`` and
+are evaluated at the point with 40 significant digits.
+
+>>> import numpy as np
+>>> from compare import oracle
+>>> J = lambda w, x, b, y: (w * x + b - y) ** 2 / 2
+>>> oracle.jacobian(J, 2.0, -2.0, 8.0, 2.0, argnums=(0, 2))
+(array(-4.), array(2.))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy
+
+from adops.core import new_level
+from adops.frontend import Traced
+from adops.symbolic import POINT
+from adops.trees import as_input, flatten, normalize_argnums, unflatten
+
+DIGITS = 40
+
+
+class SymArray(Traced):
+    """An object array of SymPy expressions that NumPy code can run on."""
+
+    __slots__ = ("expr", "_level")
+    engine = "compare.oracle"
+    mode = "symbolic"
+
+    def __init__(self, expr, level: int):
+        self.expr = np.asarray(expr, dtype=object)
+        self._level = level
+
+    @property
+    def primal(self):
+        return self.expr
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64)
+
+    def _apply(self, op, arrays, params):
+        level = self._level
+        args = [a.expr if isinstance(a, SymArray) and a._level == level else _constant(a) for a in arrays]
+        out = op.sympy(*args, **params)
+        if not op.differentiable:
+            return out
+        return SymArray(out, level)
+
+    def __bool__(self) -> bool:
+        from adops.symbolic import numeric
+
+        return bool(numeric(self.expr))
+
+    def __repr__(self) -> str:
+        return f"SymArray({self.expr!r})"
+
+
+def _constant(a):
+    if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+        return a.astype(object) if a.dtype.kind != "b" else a
+    return a
+
+
+def _symbols(leaves, prefix):
+    syms, point = [], {}
+    for k, leaf in enumerate(leaves):
+        names = [sympy.Symbol(f"{prefix}{k}_{j}", real=True) for j in range(leaf.size)]
+        for s, v in zip(names, leaf.ravel()):
+            point[s] = sympy.Float(float(v), DIGITS)
+        syms.append(names)
+    return syms, point
+
+
+def _run(f, args, argnums, fn):
+    """Trace ``f`` on symbols for the chosen arguments: (output exprs, symbols per leaf, point, structure)."""
+    nums, single = normalize_argnums(argnums, len(args), fn)
+    level = new_level()
+    call_args = list(args)
+    in_leaves, in_defs = [], []
+    for a in nums:
+        leaves, d = flatten(args[a])
+        leaves = [np.asarray(as_input(leaf, fn), dtype=np.float64) for leaf in leaves]
+        in_leaves.extend(leaves)
+        in_defs.append((len(leaves), d))
+    syms, point = _symbols(in_leaves, "a")
+    sym_leaves = [SymArray(np.array(s, dtype=object).reshape(leaf.shape), level) for s, leaf in zip(syms, in_leaves)]
+    pos = 0
+    for a, (count, d) in zip(nums, in_defs):
+        call_args[a] = unflatten(d, sym_leaves[pos:pos + count])
+        pos += count
+    token = POINT.set(point)
+    try:
+        out = f(*call_args)
+    finally:
+        POINT.reset(token)
+    out_leaves, out_def = flatten(out)
+    exprs = [leaf.expr if isinstance(leaf, SymArray) else np.asarray(leaf, dtype=object) for leaf in out_leaves]
+    return exprs, syms, point, (in_leaves, in_defs, single, out_def)
+
+
+def _evaluate(expr, point, exact: bool):
+    value = sympy.sympify(expr).xreplace(point).evalf(DIGITS)
+    if exact:
+        return value
+    if not value.is_real and value.is_number:
+        raise ValueError(f"compare.oracle: the derivative is not real at this point ({value})")
+    try:
+        return float(value)
+    except TypeError:
+        raise ValueError(f"compare.oracle: the derivative is undefined at this point ({value})") from None
+
+
+def _assemble(blocks_per_out, structure):
+    in_leaves, in_defs, single, out_def = structure
+    per_out = []
+    for blocks in blocks_per_out:
+        per_arg, pos = [], 0
+        for count, d in in_defs:
+            per_arg.append(unflatten(d, blocks[pos:pos + count]))
+            pos += count
+        per_out.append(per_arg[0] if single else tuple(per_arg))
+    return unflatten(out_def, per_out)
+
+
+def value(f: Callable, *args) -> Any:
+    """``f(*args)`` evaluated exactly (through the SymPy column) and rounded to float64."""
+    exprs, syms, point, structure = _run(f, args, tuple(range(len(args))), "compare.oracle.value")
+    outs = [np.array([_evaluate(e, point, False) for e in np.ravel(x)]).reshape(np.shape(x)) for x in exprs]
+    return unflatten(structure[3], outs)
+
+
+def jacobian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) -> Any:
+    """The exact Jacobian of ``f`` at ``args``, shaped ``out.shape + in.shape`` (float64, or SymPy Floats with
+    ``exact=True``), structured like ``jacfwd``/``jacrev``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jacobian(np.sin, np.array([0.0]))
+    array([[1.]])
+    """
+    exprs, syms, point, structure = _run(f, args, argnums, "compare.oracle.jacobian")
+    in_leaves = structure[0]
+    dtype = object if exact else np.float64
+    blocks_per_out = []
+    for out in exprs:
+        flat = np.ravel(out)
+        blocks = []
+        for s, leaf in zip(syms, in_leaves):
+            block = np.empty((flat.size, len(s)), dtype=dtype)
+            for i, e in enumerate(flat):
+                e = sympy.sympify(e)
+                for j, sym in enumerate(s):
+                    block[i, j] = _evaluate(sympy.diff(e, sym), point, exact) if e.has(sym) else 0.0
+            blocks.append(block.reshape(np.shape(out) + leaf.shape))
+        blocks_per_out.append(blocks)
+    return _assemble(blocks_per_out, structure)
+
+
+def hessian(f: Callable, x, exact: bool = False) -> np.ndarray:
+    """The exact Hessian of a scalar ``f`` at ``x``, shaped ``x.shape + x.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hessian(lambda x: x[0] * x[1] ** 2, np.array([1.0, 3.0]))
+    array([[0., 6.],
+           [6., 2.]])
+    """
+    exprs, syms, point, structure = _run(f, (x,), 0, "compare.oracle.hessian")
+    if len(exprs) != 1 or np.shape(exprs[0]) != ():
+        raise TypeError(f"compare.oracle.hessian: f must return a scalar, got shape {np.shape(exprs[0])}")
+    e = sympy.sympify(np.ravel(exprs[0])[0])
+    s = syms[0]
+    n = len(s)
+    out = np.empty((n, n), dtype=object if exact else np.float64)
+    for i in range(n):
+        di = sympy.diff(e, s[i])
+        for j in range(i, n):
+            out[i, j] = out[j, i] = _evaluate(sympy.diff(di, s[j]), point, exact) if di.has(s[j]) else 0.0
+    shape = structure[0][0].shape
+    return out.reshape(shape + shape)
+
+
+def relative_error(actual, expected) -> float:
+    """max_ij |a - e| / (|e| + 1e-12 max(1, max|e|)): elementwise relative, with a floor for exact zeros."""
+    a_leaves, _ = flatten(actual)
+    e_leaves, _ = flatten(expected)
+    worst = 0.0
+    for a, e in zip(a_leaves, e_leaves):
+        a = np.asarray(a, dtype=np.float64)
+        e = np.asarray(e, dtype=np.float64)
+        if a.shape != e.shape:
+            return float("inf")
+        if e.size == 0:
+            continue
+        floor = 1e-12 * max(1.0, float(np.max(np.abs(e))))
+        with np.errstate(invalid="ignore"):
+            err = np.abs(a - e) / (np.abs(e) + floor)
+        err = np.where(np.isnan(err), np.inf, err)
+        worst = max(worst, float(np.max(err)))
+    return worst
+
+
+def _engine_modes(f, args, argnums, scalar):
+    import dualad
+    import revad
+
+    modes = {
+        "dualad.jacfwd": lambda: dualad.jacfwd(f, argnums)(*args),
+        "dualad.jacfwd(chunk_size=1)": lambda: dualad.jacfwd(f, argnums, chunk_size=1)(*args),
+        "revad.jacrev": lambda: revad.jacrev(f, argnums)(*args),
+        "revad.jacrev(chunk_size=1)": lambda: revad.jacrev(f, argnums, chunk_size=1)(*args),
+    }
+    if scalar:
+        modes["dualad.grad"] = lambda: dualad.grad(f, argnums)(*args)
+        modes["revad.grad"] = lambda: revad.grad(f, argnums)(*args)
+    return modes
+
+
+def check(f: Callable, *args, argnums: int | tuple = 0, hessians: bool = False) -> dict[str, float]:
+    """Max relative error of every engine and mode against the exact Jacobian (and, with ``hessians=True`` for
+    a scalar ``f`` of one array, of the four Hessian nestings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> errors = check(lambda x: np.sum(np.tanh(x) ** 2), np.array([0.3, -1.2]))
+    >>> max(errors.values()) < 1e-12
+    True
+    """
+    exact = jacobian(f, *args, argnums=argnums)
+    e_leaves, _ = flatten(exact)
+    scalar = len(e_leaves) >= 1 and all(np.shape(leaf) == np.shape(a) for leaf, a in zip(
+        e_leaves, [args[n] for n in normalize_argnums(argnums, len(args), "compare.oracle.check")[0]]))
+    try:
+        out_leaves, _ = flatten(f(*args))
+        scalar = len(out_leaves) == 1 and np.shape(out_leaves[0]) == ()
+    except Exception:
+        pass
+    report = {name: relative_error(run(), exact) for name, run in _engine_modes(f, args, argnums, scalar).items()}
+    if hessians and scalar and len(args) == 1:
+        import dualad
+        import revad
+
+        exact_h = hessian(f, args[0])
+        nestings = {
+            "dualad.hessian (forward-over-forward)": dualad.hessian(f),
+            "revad.hessian (reverse-over-reverse)": revad.hessian(f),
+            "dualad.jacfwd(revad.grad) (forward-over-reverse)": dualad.jacfwd(revad.grad(f)),
+            "revad.jacrev(dualad.grad) (reverse-over-forward)": revad.jacrev(dualad.grad(f)),
+        }
+        for name, h in nestings.items():
+            report[name] = relative_error(h(args[0]), exact_h)
+    return report
+
+
+__all__ = ["SymArray", "jacobian", "hessian", "check", "value", "relative_error"]
