@@ -245,9 +245,16 @@ def diag_impl(x, k, nd):
 def _diag_vjp(ct, ans, x, k, nd):
     if nd == 1:
         return diag_impl(ct, k, 2)
-    m, n = shape(x)
-    full = diag_impl(ct, k, 1)
-    return full[(..., slice(0, m), slice(0, n))]
+    m, n = shape(x)[-2:]
+    full = diag_impl(ct, k, 1)  # square, of side len(diagonal) + |k|
+    side = shape(full)[-1]
+    lead = ndim(full) - 2
+    if side > m or side > n:
+        full = full[(...,) + (slice(0, min(side, m)), slice(0, min(side, n)))]
+    rows, cols = shape(full)[-2:]
+    if rows < m or cols < n:
+        full = np.pad(full, ((0, 0),) * lead + ((0, m - rows), (0, n - cols)))
+    return full
 
 
 DIAGONAL = register(Op("diagonal", lambda x, offset: np.diagonal(x, offset=offset, axis1=-2, axis2=-1),

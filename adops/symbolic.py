@@ -40,7 +40,7 @@ def select_ties(x, axes: tuple, keepdims: bool, pick: Callable):
     """Max/min reduction on SymPy arrays: the extreme entries at the point, ties sharing equally."""
     values = numeric(x)
     best = pick(values, axis=axes, keepdims=True)
-    mask = (values == best).astype(object)
+    mask = (values == best).astype(int).astype(object)
     count = np.sum(mask, axis=axes, keepdims=True)
     out = np.sum(as_objects(x) * mask / count, axis=axes, keepdims=keepdims)
     return out
