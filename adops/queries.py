@@ -29,6 +29,7 @@ for _fn, _n in ((np.shape, 1), (np.ndim, 1), (np.size, 1), (np.argmax, 1), (np.a
     if _fn is np.sign:
         continue  # a ufunc, registered with the elementwise ops
     _parse, _impl = _query(_fn, _n)
+    _shapes = ((3,),) * _n if _fn is np.searchsorted else ((2, 3),) * _n
     nondifferentiable(_fn.__name__, (_fn,), _n, impl=_impl, parse=_parse,
-                      samples=(Sample(((3,),) * _n if _fn is np.searchsorted else ((2, 3),) * _n, _CALLS.get(_fn, _fn)),),
+                      samples=(Sample(_shapes, _CALLS.get(_fn, _fn)),),
                       math="answered from the primal; no derivative")
