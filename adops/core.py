@@ -53,6 +53,7 @@ class Op:
     numpy: tuple = ()  # NumPy callables this record answers for (documentation and coverage)
     composite: bool = False
     math: str = ""
+    strong_zero: bool = False  # a zero tangent/cotangent gives an exact zero even through an infinite partial
 
     @property
     def differentiable(self) -> bool:

@@ -63,13 +63,31 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
 
     if nargs == 1:
         (d,) = partials
+        if isinstance(d, str) or strong_zero:
 
-        def jvp(tangents, ans, x, **params):
-            return _times(tangents[0], _partial(d, ans, (x,), strong_zero), strong_zero)
+            def jvp(tangents, ans, x, **params):
+                return _times(tangents[0], _partial(d, ans, (x,), strong_zero), strong_zero)
+
+        else:  # the hot path: one multiply, no helpers
+
+            def jvp(tangents, ans, x, **params):
+                return tangents[0] * d(ans, x)
 
     else:
 
         def jvp(tangents, ans, *primals, **params):
+            out = None
+            ashape = ans.shape
+            for t, d, x in zip(tangents, partials, primals):
+                if t is None or d is None:
+                    continue
+                if x.shape != ashape:  # x was broadcast: align its tangent's batch axes first
+                    return _broadcasting_jvp(tangents, ans, primals)
+                term = _times(t, _partial(d, ans, primals, strong_zero), strong_zero)
+                out = term if out is None else out + term
+            return out
+
+        def _broadcasting_jvp(tangents, ans, primals):
             out = None
             batch = ()
             for t, d, x in zip(tangents, partials, primals):
@@ -84,10 +102,17 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
     def make_vjp(i: int, d) -> Callable | None:
         if d is None:
             return None
+        if nargs == 1 and not strong_zero and not isinstance(d, str):
+
+            def vjp(ct, ans, x, **params):
+                return ct * d(ans, x)
+
+            return vjp
 
         def vjp(ct, ans, *primals, **params):
             g = _times(ct, _partial(d, ans, primals, strong_zero), strong_zero)
-            return unbroadcast(g, primals[i], ans)
+            x = primals[i]
+            return g if getattr(x, "shape", None) == ans.shape else unbroadcast(g, x, ans)
 
         return vjp
 
@@ -96,7 +121,8 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
         call = ufuncs[0]
         samples = tuple(Sample((s,) if nargs == 1 else s, call) for s in shapes)
-    op = Op(name, impl, jvp, vjps, lift(sympy_fn, nargs), _elementwise_cost(flops), domain, samples, math=math)
+    op = Op(name, impl, jvp, vjps, lift(sympy_fn, nargs), _elementwise_cost(flops), domain, samples, math=math,
+            strong_zero=strong_zero)
     return register(op, *ufuncs, parse=parse)
 
 

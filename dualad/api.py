@@ -200,8 +200,15 @@ def derivative(f: Callable) -> Callable:
     return deriv
 
 
-def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
+HESSIAN_BUDGET = 1 << 23  # tangent entries per pass of the outer jacfwd (64 MiB of float64)
+
+
+def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
     """The Hessian of a scalar ``f`` by forward-over-forward, shaped ``in.shape + in.shape``.
+
+    The inner gradient carries n directions, and each outer pass multiplies that by its own directions, so a
+    fully vectorized outer pass would hold n^3 numbers; by default the outer passes are chunked to keep each
+    under ``HESSIAN_BUDGET`` entries. Pass ``chunk_size`` to choose yourself.
 
     Examples
     --------
@@ -210,7 +217,14 @@ def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
     array([[0., 6.],
            [6., 2.]])
     """
-    return jacfwd(grad(f, argnums), argnums)
+
+    def hess(*args):
+        nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
+        n = sum(int(np.prod(leaf_shape(leaf), dtype=np.int64)) for a in nums for leaf in flatten(args[a])[0])
+        chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))
+        return jacfwd(grad(f, argnums), argnums, chunk_size=chunk)(*args)
+
+    return hess
 
 
 __all__ = ["jvp", "jacfwd", "grad", "derivative", "hessian"]

@@ -84,34 +84,49 @@ def draw_matplotlib(tape, path=None):
     columns: dict = {}
     for slot, d in depth.items():
         columns.setdefault(d, []).append(slot)
+    step_x, step_y = 2.4, 1.5
     pos = {}
     for d, slots in columns.items():
         for i, slot in enumerate(slots):
-            pos[slot] = (d * 3.0, -(i - (len(slots) - 1) / 2) * 1.6)
-    width = 3.0 * (max(columns) + 1) if columns else 3
-    height = 1.6 * max((len(v) for v in columns.values()), default=1) + 1
-    fig, ax = plt.subplots(figsize=(max(6, width * 1.1), max(3, height * 1.1)))
+            pos[slot] = (d * step_x, -(i - (len(slots) - 1) / 2) * step_y)
+    n_cols = max(columns) + 1 if columns else 1
+    n_rows = max((len(v) for v in columns.values()), default=1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.1 * n_cols + 1), max(3.0, 1.3 * n_rows + 1.5)))
     adj = tape.adjoints or {}
     values = {slot: value for slot, value in tape.inputs}
-    names = {}
+    names, edges, constants = {}, [], []
     for op, slots, primals, params, ans, slot in tape.records:
         values[slot] = ans
         names[slot] = op.name
-        for s in slots:
+        for s, p in zip(slots, primals):
             if s >= 0:
-                ax.annotate("", xy=pos[slot], xytext=pos[s],
-                            arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28))
+                edges.append((s, slot))
+            else:
+                constants.append((slot, p))
+    boxes = {}
     for slot, (x, y) in pos.items():
         title = tape.slot_name(slot) + (f" = {names[slot]}" if slot in names else "")
         text = f"{title}\nvalue {fmt(values[slot])}"
         if slot in adj:
             text += f"\nadjoint {fmt(adj[slot])}"
-        ax.text(x, y, text, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.4", fc="#dbe9f6" if slot not in names else "white", ec="0.3"))
+        boxes[slot] = ax.text(x, y, text, ha="center", va="center", fontsize=10, zorder=3,
+                              bbox=dict(boxstyle="round,pad=0.4", fc="#dbe9f6" if slot not in names else "white",
+                                        ec="0.3"))
+    for k, (slot, value) in enumerate(constants):
+        x, y = pos[slot]
+        boxes[("c", k)] = ax.text(x - step_x / 2, y + step_y * 0.55, f"const {fmt(value)}", ha="center",
+                                  va="center", fontsize=8, color="0.35", zorder=3)
+        edges.append((("c", k), slot))
+    for src, dst in edges:
+        start = pos[src] if src in pos else boxes[src].get_position()
+        ax.annotate("", xy=pos[dst], xytext=start, zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="0.4", linestyle="--" if src not in pos else "-",
+                                    patchA=boxes[src].get_bbox_patch(), patchB=boxes[dst].get_bbox_patch(),
+                                    shrinkA=4, shrinkB=4))
     xs = [p[0] for p in pos.values()] or [0]
     ys = [p[1] for p in pos.values()] or [0]
-    ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
-    ax.set_ylim(min(ys) - 1.2, max(ys) + 1.2)
+    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
+    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.2)
     ax.axis("off")
     ax.set_title("computation graph: values left to right" + (", adjoints right to left" if adj else ""))
     fig.tight_layout()

@@ -151,3 +151,12 @@ def test_a_wrong_broadcast_rule_fails_the_check(monkeypatch):
     monkeypatch.setattr(op, "vjps", (original[0], lambda ct, ans, x, y: (ct * x)[..., 0, :] * 2))
     errors = engine_errors(op, sample)
     assert errors["revad.jacrev (batched VJP)"] > 1e-3
+
+
+def test_ops_page_matches_the_registry():
+    from pathlib import Path
+
+    from adops.catalog import render
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "ops.md"
+    assert page.read_text() == render(), "docs/ops.md is stale: run `python -m adops.catalog > docs/ops.md`"
