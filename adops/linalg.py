@@ -30,6 +30,13 @@ def matmul_impl(a, b, nd):
     va, vb = nd[0] == 1, nd[1] == 1
     if not (va or vb):
         return np.matmul(a, b)
+    # a vector operand with leading batch axes is a stack of rows: one matrix product instead of k small ones
+    if va and vb:
+        return np.matmul(b, a) if ndim(b) > 1 else np.matmul(a, b)
+    if va and ndim(b) == 2:
+        return np.matmul(a, b)
+    if vb and ndim(a) == 2:
+        return np.matmul(b, np.swapaxes(a, -1, -2)) if ndim(b) > 1 else np.matmul(a, b)
     if va:
         a = np.expand_dims(a, -2)
     if vb:
@@ -62,6 +69,8 @@ def _matmul_vjp_a(ct, ans, a, b, nd):
 
 def _matmul_vjp_b(ct, ans, a, b, nd):
     lead = ndim(ct) - ndim(ans)
+    if nd == (2, 1) and ndim(a) == 2:  # b_bar = ct @ A for every batch row at once
+        return np.matmul(ct, a)
     g = np.matmul(np.swapaxes(a, -1, -2) if nd[0] > 1 else np.expand_dims(a, -1), _as_matrix(ct, nd))
     if nd[1] == 1:
         g = g[..., 0]

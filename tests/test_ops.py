@@ -160,3 +160,21 @@ def test_ops_page_matches_the_registry():
 
     page = Path(__file__).resolve().parents[1] / "docs" / "ops.md"
     assert page.read_text() == render(), "docs/ops.md is stale: run `python -m adops.catalog > docs/ops.md`"
+
+
+@pytest.mark.parametrize("name,k", DIFFERENTIABLE, ids=[f"{n}-{k}" for n, k in DIFFERENTIABLE])
+def test_float32_stays_float32(name, k):
+    op = adops.OPS[name]
+    sample = op.samples[k]
+    args64 = make_args(op, sample)
+    args32 = [a.astype(np.float32) for a in args64]
+    argnums = tuple(range(len(args32)))
+    out = sample.call(*args32)
+    if np.asarray(out).dtype != np.float32:
+        pytest.skip("NumPy itself promotes this call's output")
+    for jac in (dualad.jacfwd, revad.jacrev):
+        blocks32 = jac(sample.call, argnums)(*args32)
+        blocks64 = jac(sample.call, argnums)(*[a.astype(np.float64) for a in args32])
+        for b32, b64 in zip(blocks32, blocks64):
+            assert np.asarray(b32).dtype == np.float32, f"{jac.__module__}: {name} gave {np.asarray(b32).dtype}"
+            np.testing.assert_allclose(b32, b64, rtol=2e-3, atol=2e-3 * (1 + np.max(np.abs(b64))))
