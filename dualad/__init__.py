@@ -1,9 +1,9 @@
 """dualad: forward-mode automatic differentiation with dual numbers, on plain NumPy code.
 
 >>> import numpy as np, dualad
->>> dualad.jacfwd(np.sin)(np.array([0.0, np.pi]))
-array([[ 1.,  0.],
-       [ 0., -1.]])
+>>> dualad.jacfwd(lambda x: x ** 3)(np.array([1.0, 2.0]))
+array([[ 3.,  0.],
+       [ 0., 12.]])
 """
 
 from .api import derivative, grad, hessian, jacfwd, jvp

@@ -325,7 +325,7 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Tape:
     Examples
     --------
     >>> tape = trace(lambda w, x, b, y: 0.5 * (w * x + b - y) ** 2, 2.0, -2.0, 8.0, 2.0)
-    >>> adjoints = tape.sweep()
+    >>> adjoints = tape.backward()
     >>> adjoints["w"], adjoints["b"]
     (-4.0, 2.0)
     """
