@@ -108,6 +108,23 @@ def _wrap(x):
     return Meter(x)
 
 
+def plain(x):
+    """``x`` with any counting wrappers removed (for engine code that re-runs user functions inside a rule)."""
+    return _unwrap(x)
+
+
+def run_counted(fn, args):
+    """Call ``fn(*args)`` on plain values; when counting, meter it as primal work."""
+    if not STATE.on:
+        return fn(*args)
+    previous = STATE.phase
+    STATE.phase = "primal"
+    try:
+        return _unwrap(fn(*[_wrap(a) for a in args]))
+    finally:
+        STATE.phase = previous
+
+
 def run_rule(phase: str, op, rule, first, ans, primals, params):
     """Run a JVP or VJP rule with its array arguments metered, counting what it computes under ``phase``."""
     previous = STATE.phase
@@ -139,4 +156,4 @@ def counting():
         STATE.on, STATE.counts = previous
 
 
-__all__ = ["counting", "Counts", "STATE", "run_rule", "record", "OPS"]
+__all__ = ["counting", "Counts", "STATE", "run_rule", "run_counted", "plain", "record", "OPS"]

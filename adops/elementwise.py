@@ -124,13 +124,13 @@ def _parse_clip(a, a_min=None, a_max=None, out=None, **kwargs):
 
 elementwise("clip", (np.clip,),
             (lambda ans, x, lo, hi: mask((x > lo) & (x < hi), ans),
-             lambda ans, x, lo, hi: mask(x < lo, ans),
-             lambda ans, x, lo, hi: mask(x > hi, ans)),
-            lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi), impl=lambda x, lo, hi: np.clip(x, lo, hi),
+             lambda ans, x, lo, hi: mask(x <= lo, ans),
+             lambda ans, x, lo, hi: mask(x >= hi, ans)),
+            lambda x, lo, hi: sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True)), impl=lambda x, lo, hi: np.clip(x, lo, hi),
             domain=(Domain(-2, 2, kinks=(-0.5, 0.5)), Domain(-3, -1), Domain(1, 3)), parse=_parse_clip,
             samples=(Sample(((5,),), lambda x: np.clip(x, -0.5, 0.5), "clip(x, -0.5, 0.5)"),
                      Sample(((2, 3), (3,), ()), np.clip, "clip(x, lo, hi)")),
-            math="dx strictly inside the bounds; derivative 0 at the bounds")
+            math="dx strictly inside the bounds, d bound where clipped; d/dx = 0 at the bounds")
 
 
 def _where_jvp(tangents, ans, cond, x, y):

@@ -27,7 +27,7 @@ def _stable_sigmoid(x):
     return np.exp(-np.logaddexp(0, -x))
 
 
-RELU = elementwise("relu", (), (lambda ans, x: mask(x > 0, ans),), lambda x: sp.Max(0, x),
+RELU = elementwise("relu", (), (lambda ans, x: mask(x > 0, ans),), lambda x: sp.Piecewise((x, x > 0), (0, True)),
                    impl=lambda x: np.maximum(x, 0), domain=Domain(-2, 2, kinks=(0.0,)),
                    samples=(Sample(((5,),), lambda x: relu(x), "relu"),), math="d relu = [x > 0]; relu'(0) = 0")
 SIGMOID = elementwise("sigmoid", (), (lambda ans, x: ans * (1 - ans),), lambda x: 1 / (1 + sp.exp(-x)),

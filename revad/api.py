@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from adops.core import Domain, Op
+from adops.counting import plain, run_counted
 from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, unflatten
 
 from .tape import Tape, Tracer
@@ -41,6 +42,8 @@ def _output_leaves(out, tape, fn):
     leaves, treedef = flatten(out)
     primals, slots = [], []
     for leaf in leaves:
+        while getattr(leaf, "_level", None) is not None and leaf._level > tape.level:
+            leaf = leaf.primal  # leaked from a finished inner call (its perturbation is dead): keep our part
         if type(leaf) is Tracer and leaf._level == tape.level:
             primals.append(leaf.primal)
             slots.append(leaf._slot)
@@ -257,7 +260,8 @@ class _RecomputedVJPs:
         def rule(ct, ans, *primals):
             key, cts = self.last
             if key is not ct:
-                cts = _pull(self.fn, primals, ct, ans)
+                # the recomputation is traced and swept like any call, and counted as such (not metered twice)
+                cts = _pull(self.fn, plain(primals), plain(ct), plain(ans))
                 self.last = (ct, cts)
             return cts[i]
 
@@ -298,7 +302,7 @@ def checkpoint(fn: Callable) -> Callable:
         level, tape = top._level, top._tape
         primals = [a.primal if type(a) is Tracer and a._level == level else a for a in args]
         slots = [a._slot if type(a) is Tracer and a._level == level else -1 for a in args]
-        ans = fn(*primals)
+        ans = run_counted(fn, primals)
         if getattr(ans, "_level", None) is None and not isinstance(ans, (np.ndarray, np.generic, float, int)):
             raise TypeError("revad.checkpoint: the wrapped function must return a single array")
         op = Op(f"checkpoint({getattr(fn, '__name__', 'fn')})", fn, _no_jvp, _RecomputedVJPs(fn), fn,
