@@ -101,7 +101,8 @@ def _unwrap(x):
 
 
 def _wrap(x):
-    if x is None or isinstance(x, (int, float, str, np.dtype, type)):
+    # np.float64 subclasses float but is an array scalar whose arithmetic must be counted: test exact types
+    if x is None or type(x) in (int, float, bool, str) or isinstance(x, (np.dtype, type)):
         return x
     if isinstance(x, (list, tuple)):
         return type(x)(_wrap(v) for v in x)

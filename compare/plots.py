@@ -1,0 +1,312 @@
+"""Plots of the measurements (matplotlib figures, no pyplot state): measured points with the theory lines over them.
+
+Every function takes rows as produced by ``compare.cost.sweep`` (plain dicts) and a path, writes one PNG and
+returns the path. Theory lines are anchored at the largest measured point, so they show the predicted *shape*
+of growth, not a fitted constant.
+
+>>> from compare import plots
+>>> sorted(plots.STYLE)
+['forward-1', 'forward-vec', 'reverse-1', 'reverse-vec']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+
+def _subplots(nrows=1, ncols=1, figsize=None, layout=None, **kwargs):
+    """A figure that belongs to no pyplot backend: drawing here never changes the caller's matplotlib state."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+__all__ = ["STYLE", "cost_vs_p", "jacobian_vs_size", "crossover_map", "vectorized_vs_loop", "memory_vs_depth"]
+
+STYLE = {
+    "forward-1": {"color": "tab:blue", "marker": "o", "linestyle": "-", "label": "forward, one tangent per pass"},
+    "forward-vec": {"color": "tab:cyan", "marker": "s", "linestyle": "-", "label": "forward, vectorized"},
+    "reverse-1": {"color": "tab:red", "marker": "^", "linestyle": "-", "label": "reverse, one cotangent per sweep"},
+    "reverse-vec": {"color": "tab:orange", "marker": "D", "linestyle": "-", "label": "reverse, vectorized"},
+}
+METRIC_LABEL = {"ops": "primitive evaluations", "flops": "flops", "time_s": "wall time [s]",
+                "peak_bytes": "peak memory [bytes]"}
+
+
+def _series(rows: Iterable[dict], strategy: str, metric: str, x: str = "x", engine: str = "fwdrev"):
+    pts = sorted((r[x], r[metric]) for r in rows if r["strategy"] == strategy and r.get("engine", "fwdrev") == engine)
+    return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
+
+
+def _theory(ax, x, shape, anchor_x, anchor_y, label, color):
+    """Draw ``K * shape(x)`` through the point (anchor_x, anchor_y)."""
+    xs = np.geomspace(min(x), max(x), 50)
+    k = anchor_y / shape(np.array([anchor_x], dtype=float))[0]
+    ax.plot(xs, k * shape(xs), color=color, linestyle=":", linewidth=1.6, alpha=0.9, label=label)
+
+
+def _finish(fig, path: str, title: str) -> str:
+    fig.suptitle(title, fontsize=12)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout(rect=(0, 0, 1, 0.95))  # leave the top strip to the suptitle
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def cost_vs_p(rows: Sequence[dict], path: str, nodes: int) -> str:
+    """The gradient of the seed graph (``nodes`` fixed) against the number of parameters p: forward mode grows
+    like n·p, reverse mode like n + p; in primitive evaluations, flops and wall time.
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "x": p, "ops": c * p, "flops": c * p, "time_s": 1e-3 * p}
+    ...         for s, c in (("forward-1", 9), ("reverse-vec", 1)) for p in (2, 4, 8)]
+    >>> import tempfile, os
+    >>> os.path.exists(cost_vs_p(rows, os.path.join(tempfile.mkdtemp(), "p.png"), nodes=8))
+    True
+    """
+    fig, axes = _subplots(1, 3, figsize=(15, 4.6))
+    for ax, metric in zip(axes, ("ops", "flops", "time_s")):
+        for strategy in ("forward-1", "forward-vec", "reverse-vec"):
+            x, y = _series(rows, strategy, metric)
+            if len(x) == 0:
+                continue
+            ax.plot(x, y, **STYLE[strategy])
+        x, y = _series(rows, "forward-1", metric)
+        if len(x):
+            _theory(ax, x, lambda p: nodes * p, x[-1], y[-1], "theory O(n·p)", "tab:blue")
+        x, y = _series(rows, "reverse-vec", metric)
+        if len(x):
+            _theory(ax, x, lambda p: nodes + p, x[-1], y[-1], "theory O(n+p) (upper bound)", "tab:red")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("number of parameters p")
+        ax.set_ylabel(METRIC_LABEL[metric])
+        ax.set_title(f"gradient cost in {METRIC_LABEL[metric]}")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper left")
+    return _finish(fig, path, f"Gradient of the seed graph ({nodes} nodes) vs number of parameters: "
+                              "forward O(n·p) against reverse O(n+p)")
+
+
+def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, fixed_m: int, fixed_n: int) -> str:
+    """Jacobian of the dense map R^n -> R^m: cost against n at fixed m and against m at fixed n.
+
+    Theory: forward mode needs n passes and reverse mode m sweeps, each costing about one evaluation of f, so
+    the flops lines are ``passes x cost(f)`` and the time lines ``passes x constant`` (small arrays: a pass costs
+    its per-primitive overhead), scaled through the largest measured point.
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "x": k, "n_in": k, "m_out": 2, "f_flops": 10 * k, "flops": k * k, "time_s": 1e-3 * k}
+    ...         for s in ("forward-1", "reverse-1") for k in (2, 4, 8)]
+    >>> import tempfile, os
+    >>> os.path.exists(jacobian_vs_size(rows, rows, os.path.join(tempfile.mkdtemp(), "j.png"), 2, 2))
+    True
+    """
+    fig, axes = _subplots(2, 2, figsize=(12, 8.5))
+    for col, (rows, vary, passes_key, other) in enumerate(((rows_n, "n", "n_in", f"m = {fixed_m}"),
+                                                          (rows_m, "m", "m_out", f"n = {fixed_n}"))):
+        for row_i, metric in enumerate(("flops", "time_s")):
+            ax = axes[row_i][col]
+            for strategy in ("forward-1", "reverse-1", "forward-vec", "reverse-vec"):
+                x, y = _series(rows, strategy, metric)
+                if len(x) == 0:
+                    continue
+                style = dict(STYLE[strategy])
+                if strategy.endswith("vec"):
+                    style.update(linestyle="--", alpha=0.7)
+                ax.plot(x, y, **style)
+            per_pass = "cost(f)" if metric == "flops" else "const"
+            for strategy, key, color, label in (("forward-1", "n_in", "tab:blue", f"theory: n passes x {per_pass}"),
+                                                ("reverse-1", "m_out", "tab:red", f"theory: m sweeps x {per_pass}")):
+                # flops: each pass costs about one f; time: at these sizes a pass costs about a constant
+                # (per-primitive overhead), so the time theory is proportional to the number of passes
+                pts = sorted((r["x"], r[key] * (r["f_flops"] if metric == "flops" else 1), r[metric])
+                             for r in rows if r["strategy"] == strategy)
+                if not pts:
+                    continue
+                xs = np.array([p[0] for p in pts], float)
+                shape = np.array([p[1] for p in pts], float)
+                ys = np.array([p[2] for p in pts], float)
+                ax.plot(xs, shape * ys[-1] / shape[-1], color=color, linestyle=":", linewidth=1.6, label=label)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel(f"{'inputs n' if vary == 'n' else 'outputs m'} ({other} fixed)")
+            ax.set_ylabel(METRIC_LABEL[metric])
+            ax.set_title(f"full Jacobian, {METRIC_LABEL[metric]}, vs {vary}")
+            ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    return _finish(fig, path, "Jacobian of W2 @ tanh(W1 @ x + b1): forward costs ~n passes, reverse ~m sweeps")
+
+
+def _ratio_grid(rows: Sequence[dict], fwd: str, rev: str, metric: str, engine: str = "fwdrev"):
+    table: dict[tuple[int, int], dict[str, float]] = {}
+    for r in rows:
+        if r.get("engine", "fwdrev") != engine or r["strategy"] not in (fwd, rev):
+            continue
+        table.setdefault((r["n_in"], r["m_out"]), {})[r["strategy"]] = r[metric]
+    ns = sorted({k[0] for k in table})
+    ms = sorted({k[1] for k in table})
+    grid = np.full((len(ms), len(ns)), np.nan)
+    for (n, m), v in table.items():
+        if fwd in v and rev in v and v[rev] > 0:
+            grid[ms.index(m), ns.index(n)] = v[fwd] / v[rev]
+    return ns, ms, grid
+
+
+def _draw_ratio(ax, ns, ms, grid, title):
+    logs = np.log2(grid)
+    bound = max(1.0, float(np.nanmax(np.abs(logs)))) if np.isfinite(logs).any() else 1.0
+    image = ax.imshow(logs, origin="lower", cmap="RdBu", norm=TwoSlopeNorm(0.0, -bound, bound), aspect="auto")
+    for i in range(len(ms)):
+        for j in range(len(ns)):
+            r = grid[i, j]
+            if np.isfinite(r):
+                factor = 1 / r if r < 1 else r
+                short = f"{factor:.2g}" if factor < 10 else f"{factor:.0f}"
+                text = "tie" if abs(logs[i, j]) < 0.03 else f"{'F' if r < 1 else 'R'} {short}x"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7 if len(ns) <= 6 else 6,
+                        color="white" if abs(logs[i, j]) > 0.6 * bound else "black")
+    ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+    ax.set_yticks(range(len(ms)), [str(m) for m in ms])
+    # the theory's crossover n = m, in cell coordinates
+    diag = [(j, ms.index(n)) for j, n in enumerate(ns) if n in ms]
+    if len(diag) >= 2:
+        ax.plot([d[0] for d in diag], [d[1] for d in diag], color="black", linestyle="--", linewidth=1,
+                label="theory: n = m")
+        ax.legend(loc="upper left", fontsize=7)
+    ax.set_xlabel("inputs n")
+    ax.set_ylabel("outputs m")
+    ax.set_title(title, fontsize=10)
+    return image
+
+
+def crossover_map(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = ()) -> str:
+    """Which mode wins over a grid of (n, m) for the dense Jacobian, and by how much.
+
+    Colour is log2(forward cost / reverse cost): blue cells favour reverse mode (R), red cells forward mode (F);
+    each cell says the winner and its factor. Panels: our engines in flops (vectorized), our engines in time
+    (one direction per pass), and each peer in time (one direction per pass).
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "n_in": n, "m_out": m, "flops": (n if s[0] == "f" else m) * 10.0,
+    ...          "time_s": (n if s[0] == "f" else m) * 1e-3}
+    ...         for s in ("forward-vec", "reverse-vec", "forward-1", "reverse-1") for n in (2, 8) for m in (2, 8)]
+    >>> import tempfile, os
+    >>> os.path.exists(crossover_map(rows, os.path.join(tempfile.mkdtemp(), "x.png")))
+    True
+    """
+    panels: list[tuple[str, str, str, str, str]] = [
+        ("fwdrev", "forward-vec", "reverse-vec", "flops", "fwdrev, flops (vectorized)"),
+        ("fwdrev", "forward-1", "reverse-1", "time_s", "fwdrev, wall time (one direction per pass)"),
+    ]
+    engines = []
+    for r in peer_rows:
+        if r["engine"] not in engines:
+            engines.append(r["engine"])
+    for e in engines:
+        panels.append((e, "forward-1", "reverse-1", "time_s", f"{e}, wall time (one direction per pass)"))
+    all_rows = list(rows) + list(peer_rows)
+    cols = min(len(panels), 3)
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = _subplots(nrows, cols, figsize=(5.6 * cols + 1.2, 4.8 * nrows + 0.6), squeeze=False,
+                          layout="constrained")
+    image = None
+    for ax, (engine, fwd, rev, metric, title) in zip(axes.flat, panels):
+        ns, ms, grid = _ratio_grid(all_rows, fwd, rev, metric, engine)
+        if grid.size:
+            image = _draw_ratio(ax, ns, ms, grid, title)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
+        bar.set_label("log2(forward cost / reverse cost)\n> 0: reverse wins (blue), < 0: forward wins (red)")
+    fig.suptitle("Crossover of forward and reverse mode, Jacobian of W2 @ tanh(W1 @ x + b1): R^n -> R^m\n"
+                 "each cell: F = forward wins, R = reverse wins, by the factor shown", fontsize=12)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def vectorized_vs_loop(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str) -> str:
+    """Wall time of one direction per pass against all directions in one vectorized pass: forward mode against
+    the number of inputs n, reverse mode against the number of outputs m.
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "x": k, "time_s": k * (1e-3 if s.endswith("1") else 1e-4), "flops": 10 * k}
+    ...         for s in ("forward-1", "forward-vec", "reverse-1", "reverse-vec") for k in (2, 4)]
+    >>> import tempfile, os
+    >>> os.path.exists(vectorized_vs_loop(rows, rows, os.path.join(tempfile.mkdtemp(), "v.png")))
+    True
+    """
+    fig, axes = _subplots(1, 3, figsize=(15, 4.6))
+    for ax, rows, pair, xlabel in ((axes[0], rows_n, ("forward-1", "forward-vec"), "inputs n"),
+                                   (axes[1], rows_m, ("reverse-1", "reverse-vec"), "outputs m")):
+        for strategy in pair:
+            x, y = _series(rows, strategy, "time_s")
+            if len(x):
+                ax.plot(x, y, **STYLE[strategy])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("wall time [s]")
+        ax.set_title(f"{pair[0].split('-')[0]} mode: full Jacobian time")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    ax = axes[2]
+    for rows, pair in ((rows_n, ("forward-1", "forward-vec")), (rows_m, ("reverse-1", "reverse-vec"))):
+        x1, y1 = _series(rows, pair[0], "time_s")
+        xv, yv = _series(rows, pair[1], "time_s")
+        if len(x1) and len(x1) == len(xv):
+            ax.plot(x1, y1 / yv, color=STYLE[pair[0]]["color"], marker=STYLE[pair[0]]["marker"],
+                    label=f"{pair[0].split('-')[0]}: loop time / vectorized time")
+    ax.axhline(1.0, color="gray", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("directions (n for forward, m for reverse)")
+    ax.set_ylabel("speed-up of vectorizing")
+    ax.set_title("speed-up from carrying all directions at once")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _finish(fig, path, "Vectorized (batched) directions against one direction per pass")
+
+
+def memory_vs_depth(rows: Sequence[dict], path: str, width: int) -> str:
+    """Peak memory of the gradient of a depth-n chain over a p-vector: reverse mode keeps every node's value on
+    its tape (grows like n), forward mode keeps only the current ones (flat in n).
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "x": n, "peak_bytes": (n if s[0] == "r" else 1) * 1000}
+    ...         for s in ("forward-vec", "reverse-vec") for n in (2, 4, 8)]
+    >>> import tempfile, os
+    >>> os.path.exists(memory_vs_depth(rows, os.path.join(tempfile.mkdtemp(), "m.png"), width=4))
+    True
+    """
+    fig, ax = _subplots(figsize=(7.5, 5))
+    for strategy in ("forward-1", "forward-vec", "reverse-vec"):
+        x, y = _series(rows, strategy, "peak_bytes")
+        if len(x):
+            ax.plot(x, y, **STYLE[strategy])
+    x, y = _series(rows, "reverse-vec", "peak_bytes")
+    if len(x):
+        _theory(ax, x, lambda n: n, x[-1], y[-1], "theory: reverse O(depth)", "tab:red")
+    x, y = _series(rows, "forward-vec", "peak_bytes")
+    if len(x):
+        ax.plot(x, np.full(len(x), y[-1]), color="tab:blue", linestyle=":", linewidth=1.6,
+                label="theory: forward O(1) in depth")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("depth n (nodes in the chain)")
+    ax.set_ylabel("peak memory [bytes] (tracemalloc)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _finish(fig, path, f"Memory of the gradient vs depth (p = {width}): reverse keeps a tape, forward does not")
+

@@ -1,0 +1,266 @@
+"""Tests of compare/: workloads, exact op counts, slopes, the oracle on every workload, mode choice, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import adops
+import dualad
+import revad
+from compare import choose, cost, oracle, workloads
+from compare import jacobian as compare_jacobian
+
+# ---- the seed example (seed 002): w = 2, x = -2, b = 8, y = 2 ------------------------------------------------
+
+
+def seed_J(w, x, b, y):
+    c = w * x  # multiply
+    a = c + b  # add
+    d = a - y  # subtract
+    return 0.5 * np.square(d)  # square, multiply
+
+
+SEED = (2.0, -2.0, 8.0, 2.0)
+
+
+def seed_arrays():
+    # one-element arrays, so every intermediate stays an ndarray (see test_seed_counts_on_0d_scalars)
+    return tuple(np.array([v]) for v in SEED)
+
+
+def phase_counts(counts):
+    return {phase: (v["ops"], v["flops"]) for phase, v in counts.by_phase().items()}
+
+
+def test_seed_values_and_gradients():
+    f, args = workloads.seed_example()
+    assert float(f(*args)) == 2.0
+    g = revad.grad(f, argnums=(0, 1, 2, 3))(*args)
+    assert [float(v) for v in g] == [-4.0, 4.0, 2.0, -2.0]
+    g = dualad.grad(f, argnums=(0, 2))(*args)
+    assert [float(v) for v in g] == [-4.0, 2.0]
+    # the workload family reproduces the seed at n = p = 1 without activation
+    f, args = workloads.build("seed_graph", n=1, p=1, activation=False)
+    assert float(f(*args)) == 2.0
+    assert float(revad.grad(f)(*args)[0][0]) == -4.0
+
+
+def test_seed_counts_exact_forward():
+    """Hand count. Primal: multiply, add, subtract, square, multiply = 5 evals of 1 flop each (one element).
+
+    JVP with a tangent on every input: w*x -> t_w*x, t_x*w and their sum (3); c+b -> one add (1);
+    a-y -> negate t_y and add (2); square -> partial 2d and t*2d (2); 0.5*s -> t*0.5 (1): 9 evals, 9 flops.
+    With a tangent on w alone: t_w*x (1), add and subtract pass the tangent through (0), square (2), 0.5*s (1): 4.
+    """
+    args = seed_arrays()
+    ones = tuple(np.ones(1) for _ in args)
+    with adops.counting() as counts:
+        out, t = dualad.jvp(seed_J, args, ones)
+    assert float(out[0]) == 2.0 and float(t[0]) == (-4.0 + 4.0 + 2.0 - 2.0)
+    assert phase_counts(counts) == {"primal": (5, 5), "jvp": (9, 9), "vjp": (0, 0)}
+    assert counts.evals[("jvp", "multiply")] == 5 and counts.evals[("jvp", "add")] == 3
+    assert counts.evals[("jvp", "negative")] == 1
+
+    w, x, b, y = args
+    with adops.counting() as counts:
+        _, t = dualad.jvp(lambda w: seed_J(w, x, b, y), (w,), (np.ones(1),))
+    assert float(t[0]) == -4.0
+    assert phase_counts(counts) == {"primal": (5, 5), "jvp": (4, 4), "vjp": (0, 0)}
+
+
+def test_seed_counts_exact_forward_passes():
+    """One tangent per pass over 4 inputs: 4 passes of 5 primal + 9 JVP evals. The passes differ in which
+    input carries the tangent, but every input is a Dual in every pass, so each pass does the full 9 JVP evals."""
+    args = seed_arrays()
+    with adops.counting() as counts:
+        jac = dualad.jacfwd(seed_J, argnums=(0, 1, 2, 3), chunk_size=1)(*args)
+    assert [float(j[0, 0]) for j in jac] == [-4.0, 4.0, 2.0, -2.0]
+    assert phase_counts(counts) == {"primal": (20, 20), "jvp": (36, 36), "vjp": (0, 0)}
+    # vectorized: one pass, the same 9 JVP evals, each on 4 directions at once
+    with adops.counting() as counts:
+        dualad.jacfwd(seed_J, argnums=(0, 1, 2, 3))(*args)
+    # partial 2d of square is computed once on the primal (1 flop); the other 8 evals act on 4 directions
+    assert phase_counts(counts) == {"primal": (5, 5), "jvp": (9, 8 * 4 + 1), "vjp": (0, 0)}
+
+
+def test_seed_counts_exact_reverse():
+    """Hand count of the sweep from J back to all four inputs (cotangent 1):
+    0.5*s -> ct*0.5 (1); square -> partial 2d and ct*2d (2); a-y -> ct passes to a, -ct to y (1);
+    c+b -> passes to both (0); w*x -> ct*x and ct*w (2): 6 evals, 6 flops; the primal is recorded once (5)."""
+    args = seed_arrays()
+    with adops.counting() as counts:
+        out, pullback = revad.vjp(seed_J, *args)
+        cts = pullback(np.ones(1))
+    assert [float(c[0]) for c in cts] == [-4.0, 4.0, 2.0, -2.0]
+    assert phase_counts(counts) == {"primal": (5, 5), "jvp": (0, 0), "vjp": (6, 6)}
+    assert counts.evals[("vjp", "multiply")] == 5 and counts.evals[("vjp", "negative")] == 1
+
+
+def test_seed_counts_on_0d_scalars():
+    w, x, b, y = SEED
+    with adops.counting() as counts:
+        revad.grad(seed_J, argnums=(0, 1, 2, 3))(w, x, b, y)
+    assert counts.by_phase()["vjp"]["ops"] == 6
+
+
+# ---- strategies, passes and slopes -----------------------------------------------------------------------------
+
+
+def test_passes_and_primal_counts_per_strategy():
+    f, args = workloads.build("dense", n=6, m=3)
+    f_ops = cost.f_cost_counts_only(f, args)["f_ops"]
+    rows = {s: cost.count(f, args, s) for s in cost.STRATEGIES}
+    assert [rows[s]["passes"] for s in cost.STRATEGIES] == [6, 1, 3, 1]
+    assert rows["forward-1"]["ops_primal"] == 6 * f_ops
+    assert rows["forward-vec"]["ops_primal"] == f_ops
+    assert rows["reverse-1"]["ops_primal"] == f_ops  # recorded once, swept 3 times
+    assert rows["reverse-1"]["ops_vjp"] == 3 * rows["reverse-vec"]["ops_vjp"]
+    assert rows["forward-1"]["ops_vjp"] == 0 and rows["reverse-vec"]["ops_jvp"] == 0
+
+
+def test_slopes_in_p_meet_the_acceptance_criteria():
+    rows = cost.sweep("seed_graph", "p", [2, 4, 8, 16, 32], {"n": 32}, ["forward-1", "forward-vec", "reverse-vec"],
+                      timing=False, memory=False)
+    for metric in ("flops", "ops"):
+        s = cost.slopes(rows, metric)
+        assert abs(s["forward-1"] - 1) <= 0.15, (metric, s)
+        assert s["reverse-vec"] < 0.3, (metric, s)
+    assert cost.slopes(rows, "flops")["forward-vec"] > 0.5  # vectorized: fewer evals, but flops still grow
+
+
+def test_fit_slope():
+    assert cost.fit_slope([1, 10, 100], [5, 50, 500]) == pytest.approx(1.0)
+    assert cost.fit_slope([1, 10, 100], [7, 7, 7]) == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(cost.fit_slope([1], [1]))
+
+
+def test_cheap_gradient_constant_is_small():
+    f, args = workloads.build("mlp", width=4)
+    c = cost.cheap_gradient(f, args, repeats=1)
+    assert 1.0 < c["flops"] <= 5.0 and 1.0 < c["ops"] <= 5.0
+
+
+def test_memory_grows_with_depth_in_reverse_mode_only():
+    rows = cost.sweep("chain", "n", [4, 32], {"p": 16}, ["forward-vec", "reverse-vec"], timing=False)
+    mem = {(r["strategy"], r["x"]): r["peak_bytes"] for r in rows}
+    assert mem[("reverse-vec", 32)] > 3 * mem[("reverse-vec", 4)]
+    assert mem[("forward-vec", 32)] < 1.5 * mem[("forward-vec", 4)]
+
+
+# ---- the corpus against the oracle ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", workloads.names())
+def test_oracle_check_of_every_workload(name):
+    w = workloads.get(name)
+    f, args = w(**w.small)
+    errors = oracle.check(f, *args)
+    assert any(k.startswith("dualad") for k in errors) and any(k.startswith("revad") for k in errors)
+    assert max(errors.values()) < 1e-10, errors
+
+
+def test_workload_errors():
+    with pytest.raises(KeyError, match="known workloads"):
+        workloads.get("nope")
+    with pytest.raises(TypeError, match="unknown size"):
+        workloads.build("dense", depth=3)
+    assert workloads.dims(*workloads.build("dense", n=5, m=2)) == (5, 2)
+    assert workloads.dims(*workloads.build("mlp", width=3, features=2, classes=2)) == (3 * 3 + 2 * 4, 1)
+
+
+# ---- automatic mode choice ------------------------------------------------------------------------------------
+
+
+def test_choose_reverse_for_many_inputs_and_forward_for_many_outputs():
+    f, args = workloads.build("dense", n=64, m=2)
+    c = choose.choose(f, *args)
+    assert c.mode == "reverse" and (c.n, c.m) == (64, 2) and c.ratio > 5
+    f, args = workloads.build("dense", n=2, m=64)
+    assert choose.choose(f, *args).mode == "forward"
+    assert choose.choose(f, *args, measure=False).mode == "forward"
+    text = choose.explain(f, *args)
+    assert "R^2 to R^64" in text and "forward mode" in text and "flops" in text and "\n" not in text
+
+
+def test_compare_jacobian_modes_agree():
+    f, args = workloads.build("dense", n=5, m=3)
+    auto = compare_jacobian(f, *args)
+    fwd = compare_jacobian(f, *args, mode="forward")
+    rev = compare_jacobian(f, *args, mode="reverse", chunk_size=2)
+    np.testing.assert_allclose(auto, oracle.jacobian(f, *args), rtol=1e-12)
+    np.testing.assert_allclose(fwd, rev, rtol=1e-12)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        compare_jacobian(f, *args, mode="backward")
+
+
+def test_compare_jacobian_with_argnums_and_dicts():
+    f, args = workloads.build("mlp", width=2, features=2, classes=2, batch=3)
+    grads = compare_jacobian(f, *args)
+    assert choose.choose(f, *args).mode == "reverse"
+    exact = oracle.jacobian(f, *args)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], exact[k], rtol=1e-10, atol=1e-14)
+    J = compare_jacobian(lambda a, b: a * b, np.ones(2), np.arange(2.0), argnums=1)
+    np.testing.assert_allclose(J, np.eye(2))
+
+
+# ---- the command line -------------------------------------------------------------------------------------------
+
+
+def run_cli(*argv, timeout=120):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "compare", *argv], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    proc = run_cli("--scale", "tiny", "--out", str(out))
+    return proc, out
+
+
+def test_cli_tiny_run_writes_everything(tiny_run):
+    proc, out = tiny_run
+    assert proc.returncode == 0, proc.stderr
+    for name in ("cost_vs_p.png", "jacobian_vs_n_m.png", "crossover.png", "vectorized_vs_loop.png",
+                 "memory_vs_depth.png", "measurements.csv", "oracle.csv", "summary.md"):
+        path = out / name
+        assert path.exists() and path.stat().st_size > 0, name
+    assert (out / "cost_vs_p.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (out / "summary.md").read_text()
+    assert "Acceptance" in summary and "FAIL" not in summary and "all OK" in summary
+    assert "Cheap-gradient constant" in summary and "Environment" in summary
+    header = (out / "measurements.csv").read_text().splitlines()[0].split(",")
+    for col in ("strategy", "ops_primal", "ops_jvp", "ops_vjp", "flops", "time_s", "peak_bytes"):
+        assert col in header
+    assert "[" in proc.stderr  # progress lines
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("--bogus-option",), "unrecognized arguments"),
+    (("--scale", "huge"), "invalid choice"),
+    (("--workloads", "dense,nope"), "unknown workload 'nope'"),
+    (("--repeats", "0"), "--repeats"),
+])
+def test_cli_bad_input_is_one_line(argv, needle, tmp_path):
+    proc = run_cli(*argv, "--out", str(tmp_path / "r"))
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_unwritable_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    proc = run_cli("--scale", "tiny", "--out", str(blocker / "results"))
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write to output folder" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
