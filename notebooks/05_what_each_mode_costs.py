@@ -43,16 +43,10 @@
 import tempfile
 from pathlib import Path
 
-import matplotlib
 from IPython.display import Image, display
 
 import compare
-from compare import cost, oracle, workloads
-
-backend = matplotlib.get_backend()
-from compare import plots  # noqa: E402  (compare.plots switches matplotlib to the Agg backend on import ...)
-
-matplotlib.use(backend)    # ... so switch back, to keep this notebook's own figures inline
+from compare import cost, oracle, plots, workloads
 
 out = Path(tempfile.mkdtemp(prefix="fwdrev_costs_"))   # compare.plots writes PNG files; we show them from here
 
