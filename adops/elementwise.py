@@ -34,8 +34,8 @@ elementwise("sqrt", (np.sqrt,), (lambda ans, x: 0.5 / ans,), sp.sqrt, domain=POS
             math="d sqrt = 1 / (2 ans)")
 elementwise("cbrt", (np.cbrt,), (lambda ans, x: 1 / (3 * ans * ans),), sp.cbrt,
             domain=POS, strong_zero=True, math="d cbrt = 1 / (3 ans^2)")
-elementwise("reciprocal", (np.reciprocal,), (lambda ans, x: -ans * ans,), lambda x: 1 / x, domain=POS,
-            strong_zero=True, math="d (1/x) = -ans^2")
+elementwise("reciprocal", (np.reciprocal,), (lambda ans, x: -ans / x,), lambda x: 1 / x, domain=POS,
+            strong_zero=True, math="d (1/x) = -ans/x = -ans^2")  # -ans/x: a nested zero cotangent stays 0
 elementwise("exp", (np.exp,), (lambda ans, x: ans,), sp.exp, flops=10, math="d exp = ans")
 elementwise("exp2", (np.exp2,), (lambda ans, x: ans * LN2,), lambda x: 2**x, flops=10, math="d 2^x = ans ln 2")
 elementwise("expm1", (np.expm1,), (lambda ans, x: ans + 1,), lambda x: sp.exp(x) - 1, flops=10,
@@ -85,7 +85,8 @@ elementwise("multiply", (np.multiply,), (lambda ans, x, y: y, lambda ans, x, y: 
 elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: 1 / y, lambda ans, x, y: -ans / y),
             lambda x, y: x / y, domain=(Domain(-2, 2), POS), strong_zero=True, math="d(x/y) = dx/y - ans dy/y")
 elementwise("power", (np.power, np.float_power),
-            (lambda ans, x, y: y * x ** (y - 1), lambda ans, x, y: ans * np.log(x)),
+            # d/dy uses log(1) where x == 0 (0^y is flat in y there), so no -inf meets a zero cotangent
+            (lambda ans, x, y: y * x ** (y - 1), lambda ans, x, y: ans * np.log(np.where(x == 0, 1, x))),
             lambda x, y: x**y, domain=(POS, Domain(-2, 2)), flops=20, strong_zero=True,
             math="d x^y = y x^(y-1) dx + ans log(x) dy")
 elementwise("maximum", (np.maximum, np.fmax),
@@ -126,7 +127,8 @@ elementwise("clip", (np.clip,),
             (lambda ans, x, lo, hi: mask((x > lo) & (x < hi), ans),
              lambda ans, x, lo, hi: mask(x <= lo, ans),
              lambda ans, x, lo, hi: mask(x >= hi, ans)),
-            lambda x, lo, hi: sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True)), impl=lambda x, lo, hi: np.clip(x, lo, hi),
+            lambda x, lo, hi: sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True)),
+            impl=lambda x, lo, hi: np.clip(x, lo, hi),
             domain=(Domain(-2, 2, kinks=(-0.5, 0.5)), Domain(-3, -1), Domain(1, 3)), parse=_parse_clip,
             samples=(Sample(((5,),), lambda x: np.clip(x, -0.5, 0.5), "clip(x, -0.5, 0.5)"),
                      Sample(((2, 3), (3,), ()), np.clip, "clip(x, lo, hi)")),

@@ -77,7 +77,8 @@ class Traced:
 
     @property
     def dtype(self):
-        return getattr(self.primal, "dtype", np.result_type(self.primal))
+        dt = getattr(self.primal, "dtype", None)  # (a getattr default would call np.result_type on a nested Dual)
+        return dt if dt is not None else np.result_type(self.primal)
 
     @property
     def T(self):

@@ -18,7 +18,9 @@ def lift(fn: Callable, nargs: int = 1) -> Callable:
     ufunc = np.frompyfunc(fn, nargs, 1)
 
     def apply(*args, **params):
-        out = ufunc(*args)
+        # SymPy's own float arithmetic may raise the FPU overflow flag, which NumPy would report after the loop
+        with np.errstate(all="ignore"):
+            out = ufunc(*args)
         return out if isinstance(out, np.ndarray) else np.asarray(out, dtype=object)[()]
 
     apply.__name__ = getattr(fn, "__name__", "sympy_fn")

@@ -64,9 +64,15 @@ class SymArray(Traced):
         return f"SymArray({self.expr!r})"
 
 
+_FLOAT = np.frompyfunc(lambda v: sympy.Float(float(v), DIGITS), 1, 1)
+
+
 def _constant(a):
-    if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
-        return a.astype(object) if a.dtype.kind != "b" else a
+    """Numeric constants become exact SymPy Floats (never NumPy floats, which overflow inside SymPy forms)."""
+    if isinstance(a, (np.ndarray, np.floating, float)) and np.asarray(a).dtype.kind == "f":
+        return np.asarray(_FLOAT(a), dtype=object)
+    if isinstance(a, np.ndarray) and a.dtype.kind in "iu":
+        return a.astype(object)
     return a
 
 

@@ -18,6 +18,8 @@ def _split_output(out, level: int, batch: tuple, fn: str):
     leaves, treedef = flatten(out)
     primals, tangents = [], []
     for leaf in leaves:
+        while getattr(leaf, "_level", None) is not None and leaf._level > level:
+            leaf = leaf.primal  # leaked from a finished inner call (its perturbation is dead): keep our part
         if type(leaf) is Dual and leaf._level == level:
             primals.append(leaf.primal)
             tangents.append(leaf.tangent)

@@ -109,6 +109,17 @@ class Tape:
             if seen is not None:
                 seen[out] = ct
             vjps = op.vjps
+            pull_all = getattr(vjps, "all", None)
+            if pull_all is not None:  # many inputs: one call pulls back to all of them
+                if counting:
+                    gs = run_rule("vjp", op, lambda c, a, *p, **kw: pull_all(c, a, p, kw), ct, ans, primals, params)
+                else:
+                    gs = pull_all(ct, ans, primals, params)
+                for s, g in zip(slots, gs):
+                    if s >= 0 and g is not None:
+                        prev = cts.get(s)
+                        cts[s] = g if prev is None else prev + g
+                continue
             for i, s in enumerate(slots):
                 if s < 0:
                     continue
