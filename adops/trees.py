@@ -42,6 +42,18 @@ def unflatten(treedef, leaves):
     return kind(items) if kind in (tuple, list) else kind(*items)
 
 
+def regroup(leaves: list, in_defs: list) -> list:
+    """Split a flat list of per-leaf results back into one structure per argument.
+
+    ``in_defs`` holds ``(leaf count, treedef)`` for each differentiated argument, in order.
+    """
+    per_arg, pos = [], 0
+    for count, d in in_defs:
+        per_arg.append(unflatten(d, leaves[pos:pos + count]))
+        pos += count
+    return per_arg
+
+
 def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
     """A differentiable input leaf as a float array: ints become float64, float32 stays float32."""
     if getattr(x, "_level", None) is not None:

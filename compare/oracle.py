@@ -23,7 +23,7 @@ import sympy
 from adops.core import new_level
 from adops.frontend import Traced
 from adops.symbolic import POINT
-from adops.trees import as_input, flatten, normalize_argnums, unflatten
+from adops.trees import as_input, flatten, normalize_argnums, regroup, unflatten
 
 DIGITS = 40
 
@@ -129,10 +129,7 @@ def _assemble(blocks_per_out, structure):
     in_leaves, in_defs, single, out_def = structure
     per_out = []
     for blocks in blocks_per_out:
-        per_arg, pos = [], 0
-        for count, d in in_defs:
-            per_arg.append(unflatten(d, blocks[pos:pos + count]))
-            pos += count
+        per_arg = regroup(blocks, in_defs)
         per_out.append(per_arg[0] if single else tuple(per_arg))
     return unflatten(out_def, per_out)
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from adops.core import new_level
-from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, unflatten
+from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, regroup, unflatten
 
 from .dual import Dual
 
@@ -139,10 +139,7 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False):
             part = np.moveaxis(part, 0, -1) if len(oshape) else part
             blocks.append(np.reshape(part, oshape + leaf_shape(leaf)))
             offset += size
-        per_arg, pos = [], 0
-        for count, d in in_defs:
-            per_arg.append(unflatten(d, blocks[pos:pos + count]))
-            pos += count
+        per_arg = regroup(blocks, in_defs)
         blocks_per_out.append(per_arg[0] if single else tuple(per_arg))
     return unflatten(out_def, blocks_per_out)
 

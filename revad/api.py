@@ -11,7 +11,7 @@ import numpy as np
 
 from adops.core import Domain, Op
 from adops.counting import plain, run_counted
-from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, unflatten
+from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, regroup, unflatten
 
 from .tape import Tape, Tracer
 
@@ -63,11 +63,7 @@ def _input_cts(cts, inputs, batch=()):
     in_slots, in_defs, in_leaves, single = inputs
     grads = [cts.get(s) for s in in_slots]
     grads = [np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x)) if g is None else g for g, x in zip(grads, in_leaves)]
-    per_arg, pos = [], 0
-    for count, d in in_defs:
-        per_arg.append(unflatten(d, grads[pos:pos + count]))
-        pos += count
-    return per_arg, single
+    return regroup(grads, in_defs), single
 
 
 def _seed_dtype(primal):
@@ -222,10 +218,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
             for x, g in zip(in_leaves, full):
                 part = g[offset:offset + size] if len(sizes) > 1 else g
                 blocks.append(np.reshape(part, leaf_shape(p) + leaf_shape(x)))
-            per_arg, pos = [], 0
-            for count, d in in_defs:
-                per_arg.append(unflatten(d, blocks[pos:pos + count]))
-                pos += count
+            per_arg = regroup(blocks, in_defs)
             per_out.append(per_arg[0] if single else tuple(per_arg))
             offset += size
         return unflatten(out_def, per_out)
