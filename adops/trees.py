@@ -15,15 +15,18 @@ def flatten(tree) -> tuple[list, Any]:
             sub, d = flatten(item)
             leaves.extend(sub)
             defs.append((len(sub), d))
-        return leaves, (type(tree), None, defs)
+        return leaves, (type(tree), None, defs, None)
     if isinstance(tree, dict):
-        keys = list(tree)
+        try:  # sorted keys, as JAX does: two dicts with the same keys always line up, whatever their order
+            keys = sorted(tree)
+        except TypeError:
+            keys = list(tree)
         leaves, defs = [], []
         for k in keys:
             sub, d = flatten(tree[k])
             leaves.extend(sub)
             defs.append((len(sub), d))
-        return leaves, (dict, keys, defs)
+        return leaves, (dict, keys, defs, tuple(tree))  # the last entry only restores the caller's key order
     return [tree], None
 
 
@@ -32,14 +35,24 @@ def unflatten(treedef, leaves):
     if treedef is None:
         (leaf,) = leaves
         return leaf
-    kind, keys, defs = treedef
+    kind, keys, defs, order = treedef
     items, start = [], 0
     for n, d in defs:
         items.append(unflatten(d, leaves[start:start + n]))
         start += n
     if kind is dict:
-        return dict(zip(keys, items))
+        by_key = dict(zip(keys, items))
+        return {k: by_key[k] for k in order}
     return kind(items) if kind in (tuple, list) else kind(*items)
+
+
+def same_structure(a, b) -> bool:
+    """Whether two treedefs describe the same containers and dict keys (dict key order does not matter)."""
+    if a is None or b is None:
+        return a is b
+    if a[0] is not b[0] or a[1] != b[1] or len(a[2]) != len(b[2]):
+        return False
+    return all(na == nb and same_structure(da, db) for (na, da), (nb, db) in zip(a[2], b[2]))
 
 
 def regroup(leaves: list, in_defs: list) -> list:
@@ -75,13 +88,48 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
 
 def normalize_argnums(argnums, nargs: int, fn: str) -> tuple[tuple, bool]:
     """(argnums as a tuple, whether the caller asked for a single int)."""
-    single = isinstance(argnums, (int, np.integer))
-    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+    items = (argnums,) if single else argnums
+    if not single and (not isinstance(argnums, (tuple, list)) or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in argnums)):
+        raise TypeError(f"{fn}: argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = tuple(int(a) for a in items)
     for a in nums:
         if not -nargs <= a < nargs:
             raise ValueError(f"{fn}: argnums {argnums!r} is out of range for a function called with {nargs} "
                              "positional argument(s)")
-    return tuple(a % nargs for a in nums), single
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{fn}: argnums {argnums!r} names the same argument twice")
+    if not nums:
+        raise ValueError(f"{fn}: argnums is empty; name at least one argument to differentiate")
+    return nums, single
+
+
+def check_callable(f, fn: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{fn}: expected a function to differentiate, got {type(f).__name__}")
+
+
+def check_chunk(chunk_size, fn: str) -> int | None:
+    """A positive chunk size, or None for all directions in one pass."""
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"{fn}: chunk_size must be a positive integer or None, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def one_hot(width: int, size: int, start: int, offset: int, dtype) -> np.ndarray:
+    """Rows ``start .. start+width`` of the identity, restricted to the columns of one leaf at ``offset``.
+
+    Seeds the tangents (forward) or cotangents (reverse) of one chunk of a full Jacobian.
+    """
+    seed = np.zeros((width, size), dtype=dtype)
+    lo, hi = max(start, offset), min(start + width, offset + size)
+    if lo < hi:
+        seed[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1
+    return seed
 
 
 def leaf_shape(x) -> tuple:

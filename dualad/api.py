@@ -8,7 +8,19 @@ from typing import Any
 import numpy as np
 
 from adops.core import new_level
-from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, regroup, unflatten
+from adops.trees import (
+    as_input,
+    check_callable,
+    check_chunk,
+    flatten,
+    leaf_dtype,
+    leaf_shape,
+    normalize_argnums,
+    one_hot,
+    regroup,
+    same_structure,
+    unflatten,
+)
 
 from .dual import Dual
 
@@ -64,8 +76,9 @@ def jvp(f: Callable, primals, tangents) -> tuple[Any, Any]:
     for i, (p, t) in enumerate(zip(primals, tangents)):
         p_leaves, p_def = flatten(p)
         t_leaves, t_def = flatten(t)
-        if len(p_leaves) != len(t_leaves):
-            raise ValueError(f"dualad.jvp: argument {i}: the tangent's structure does not match the primal's")
+        if not same_structure(p_def, t_def):
+            raise ValueError(f"dualad.jvp: argument {i}: the tangent's structure (containers and dict keys) does "
+                             "not match the primal's")
         duals = []
         for pl, tl in zip(p_leaves, t_leaves):
             pl = as_input(pl, "dualad.jvp")
@@ -79,18 +92,10 @@ def jvp(f: Callable, primals, tangents) -> tuple[Any, Any]:
     return unflatten(treedef, out_primals), unflatten(treedef, out_tangents)
 
 
-def _check_chunk(chunk_size, fn):
-    if chunk_size is None:
-        return None
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"{fn}: chunk_size must be a positive integer or None, got {chunk_size!r}")
-    return int(chunk_size)
-
-
-def _jacobian(f, args, argnums, chunk_size, fn, scalar=False):
+def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None):
     """Columns of the Jacobian by forward passes of ``chunk_size`` tangent directions each."""
     nums, single = normalize_argnums(argnums, len(args), fn)
-    chunk = _check_chunk(chunk_size, fn)
+    chunk = check_chunk(chunk_size, fn)
     args = list(args)
     in_leaves, in_defs = [], []
     for a in nums:
@@ -108,17 +113,14 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False):
         level = new_level()
         duals, offset = [], 0
         for leaf, size in zip(in_leaves, sizes):
-            seed = np.zeros((width, size), dtype=leaf_dtype(leaf))
-            lo, hi = max(start, offset), min(stop, offset + size)
-            if lo < hi:
-                seed[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1
+            seed = one_hot(width, size, start, offset, leaf_dtype(leaf))
             duals.append(Dual(leaf, seed.reshape((width,) + leaf_shape(leaf)), level))
             offset += size
         call_args, pos = list(args), 0
         for a, (count, d) in zip(nums, in_defs):
             call_args[a] = unflatten(d, duals[pos:pos + count])
             pos += count
-        out_primals, tangents, out_def = _split_output(f(*call_args), level, (width,), fn)
+        out_primals, tangents, out_def = _split_output(f(*call_args, **(kwargs or {})), level, (width,), fn)
         if scalar and (out_def is not None or leaf_shape(out_primals[0]) != ()):
             shapes = [leaf_shape(p) for p in out_primals]
             got = shapes[0] if len(shapes) == 1 else shapes
@@ -144,6 +146,20 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False):
     return unflatten(out_def, blocks_per_out)
 
 
+def _like_inputs(g, args, argnums):
+    """Gradients in their inputs' dtypes (a float32 input gets a float32 gradient, as in JAX)."""
+    nums, single = normalize_argnums(argnums, len(args), "dualad.grad")
+    per_arg = (g,) if single else g
+    fixed = []
+    for a, ga in zip(nums, per_arg):
+        g_leaves, g_def = flatten(ga)
+        x_leaves, _ = flatten(args[a])
+        fixed.append(unflatten(g_def, [np.asarray(gl).astype(leaf_dtype(as_input(xl, "dualad.grad")), copy=False)
+                                       if getattr(gl, "_level", None) is None else gl
+                                       for gl, xl in zip(g_leaves, x_leaves)]))
+    return fixed[0] if single else tuple(fixed)
+
+
 def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
@@ -158,8 +174,10 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
            [0., 4.]])
     """
 
-    def jac(*args):
-        return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd")
+    check_callable(f, "dualad.jacfwd")
+
+    def jac(*args, **kwargs):
+        return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs)
 
     return jac
 
@@ -174,8 +192,11 @@ def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -
     array([2., 4.])
     """
 
-    def gradient(*args):
-        return _jacobian(f, args, argnums, chunk_size, "dualad.grad", scalar=True)
+    check_callable(f, "dualad.grad")
+
+    def gradient(*args, **kwargs):
+        g = _jacobian(f, args, argnums, chunk_size, "dualad.grad", scalar=True, kwargs=kwargs)
+        return _like_inputs(g, args, argnums)
 
     return gradient
 
@@ -188,6 +209,8 @@ def derivative(f: Callable) -> Callable:
     >>> float(derivative(lambda x: x ** 3)(2.0))
     12.0
     """
+
+    check_callable(f, "dualad.derivative")
 
     def deriv(x):
         x = as_input(x, "dualad.derivative")
@@ -217,11 +240,13 @@ def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None
            [6., 2.]])
     """
 
-    def hess(*args):
+    check_callable(f, "dualad.hessian")
+
+    def hess(*args, **kwargs):
         nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
         n = sum(int(np.prod(leaf_shape(leaf), dtype=np.int64)) for a in nums for leaf in flatten(args[a])[0])
         chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))
-        return jacfwd(grad(f, argnums), argnums, chunk_size=chunk)(*args)
+        return jacfwd(grad(f, argnums), argnums, chunk_size=chunk)(*args, **kwargs)
 
     return hess
 

@@ -11,12 +11,24 @@ import numpy as np
 
 from adops.core import Domain, Op
 from adops.counting import plain, run_counted
-from adops.trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums, regroup, unflatten
+from adops.trees import (
+    as_input,
+    check_callable,
+    check_chunk,
+    flatten,
+    leaf_dtype,
+    leaf_shape,
+    normalize_argnums,
+    one_hot,
+    regroup,
+    same_structure,
+    unflatten,
+)
 
 from .tape import Tape, Tracer
 
 
-def _trace_call(f, args, argnums, fn, copy=False, names=None):
+def _trace_call(f, args, argnums, fn, copy=False, names=None, kwargs=None):
     """Run ``f`` with the chosen arguments as tracers on a fresh tape."""
     nums, single = normalize_argnums(argnums, len(args), fn)
     tape = Tape()
@@ -34,7 +46,7 @@ def _trace_call(f, args, argnums, fn, copy=False, names=None):
             in_leaves.append(leaf)
         in_defs.append((len(leaves), d))
         call_args[a] = unflatten(d, tracers)
-    out = f(*call_args)
+    out = f(*call_args, **(kwargs or {}))
     return tape, out, (in_slots, in_defs, in_leaves, single)
 
 
@@ -59,10 +71,18 @@ def _output_leaves(out, tape, fn):
     return primals, slots, treedef
 
 
+def _input_ct(g, x, batch):
+    """One input's cotangent: zeros if nothing reached it, and always in the input's dtype (as in JAX)."""
+    if g is None:
+        return np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x))
+    if getattr(g, "_level", None) is None and getattr(g, "dtype", None) != leaf_dtype(x):
+        return np.asarray(g).astype(leaf_dtype(x))
+    return g
+
+
 def _input_cts(cts, inputs, batch=()):
     in_slots, in_defs, in_leaves, single = inputs
-    grads = [cts.get(s) for s in in_slots]
-    grads = [np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x)) if g is None else g for g, x in zip(grads, in_leaves)]
+    grads = [_input_ct(cts.get(s), x, batch) for s, x in zip(in_slots, in_leaves)]
     return regroup(grads, in_defs), single
 
 
@@ -83,14 +103,15 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     >>> pullback(np.array([1.0, 1.0]))
     (array([2., 6.]),)
     """
+    check_callable(f, "revad.vjp")
     tape, out, inputs = _trace_call(f, primals, tuple(range(len(primals))), "revad.vjp", copy=True)
     out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.vjp")
 
     def pullback(ct):
         ct_leaves, ct_def = flatten(ct)
-        if len(ct_leaves) != len(out_primals):
-            raise ValueError(f"revad.vjp pullback: the cotangent has {len(ct_leaves)} leaves but the output has "
-                             f"{len(out_primals)}")
+        if not same_structure(ct_def, out_def):
+            raise ValueError("revad.vjp pullback: the cotangent's structure (containers and dict keys) does not "
+                             "match the output's")
         seeds = {}
         for c, p, s in zip(ct_leaves, out_primals, out_slots):
             c = c if getattr(c, "_level", None) is not None else np.asarray(c, dtype=_seed_dtype(p))
@@ -124,8 +145,10 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0) -> Callable:
     (5.0, array([2., 4.]))
     """
 
-    def run(*args):
-        tape, out, inputs = _trace_call(f, args, argnums, "revad.grad")
+    check_callable(f, "revad.value_and_grad")
+
+    def run(*args, **kwargs):
+        tape, out, inputs = _trace_call(f, args, argnums, "revad.grad", kwargs=kwargs)
         out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.grad")
         _scalar_seed(out_primals, out_def, "revad.grad")
         seeds = {}
@@ -150,18 +173,10 @@ def grad(f: Callable, argnums: int | tuple = 0) -> Callable:
     """
     vg = value_and_grad(f, argnums)
 
-    def gradient(*args):
-        return vg(*args)[1]
+    def gradient(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
 
     return gradient
-
-
-def _check_chunk(chunk_size, fn):
-    if chunk_size is None:
-        return None
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"{fn}: chunk_size must be a positive integer or None, got {chunk_size!r}")
-    return int(chunk_size)
 
 
 def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
@@ -178,10 +193,11 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
            [2., 0.]])
     """
     fn = "revad.jacrev"
-    chunk = _check_chunk(chunk_size, fn)
+    chunk = check_chunk(chunk_size, fn)
+    check_callable(f, fn)
 
-    def jac(*args):
-        tape, out, inputs = _trace_call(f, args, argnums, fn)
+    def jac(*args, **kwargs):
+        tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
         sizes = [int(np.prod(leaf_shape(p), dtype=np.int64)) for p in out_primals]
         m = sum(sizes)
@@ -192,18 +208,13 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
             width = stop - start
             seeds, offset = {}, 0
             for p, s, size in zip(out_primals, out_slots, sizes):
-                lo, hi = max(start, offset), min(stop, offset + size)
-                if s >= 0 and lo < hi:
-                    seed = np.zeros((width, size), dtype=_seed_dtype(p))
-                    seed[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1
-                    seed = seed.reshape((width,) + leaf_shape(p))
+                if s >= 0 and max(start, offset) < min(stop, offset + size):
+                    seed = one_hot(width, size, start, offset, _seed_dtype(p)).reshape((width,) + leaf_shape(p))
                     seeds[s] = seed if s not in seeds else seeds[s] + seed
                 offset += size
             cts = tape.sweep(seeds, keep=stop < m)
             in_slots, _, in_leaves, _ = inputs
-            grads = [cts.get(s) for s in in_slots]
-            grads = [np.zeros((width,) + leaf_shape(x), dtype=leaf_dtype(x)) if g is None else g
-                     for g, x in zip(grads, in_leaves)]
+            grads = [_input_ct(cts.get(s), x, (width,)) for s, x in zip(in_slots, in_leaves)]
             if rows is None:
                 rows = [[g] for g in grads]
             else:
@@ -326,6 +337,8 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Tape:
     >>> adjoints["w"], adjoints["b"]
     (-4.0, 2.0)
     """
+    if names is not None and (len(names) != len(args) or len(set(names)) != len(names)):
+        raise ValueError(f"revad.trace: names must give each of the {len(args)} arguments its own name, got {names!r}")
     if names is None:
         try:
             params = list(inspect.signature(f).parameters)
