@@ -207,8 +207,8 @@ def normalize_axis(axis, nd: int, fn: str) -> int:
 
 def reject_out(fn: str, out=None, **unused) -> None:
     if out is not None:
-        raise TypeError(f"{fn}: out= writes into an existing array, which AD cannot follow; drop out= and "
-                        "use the returned value")
+        raise TypeError(f"{fn}: out= (or an in-place operator such as +=) writes into an existing array, which AD "
+                        "cannot follow; use the returned value instead (y = x + 1, not x += 1)")
     bad = [k for k, v in unused.items() if v is not None and v is not np._NoValue]
     if bad:
         raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation")

@@ -86,7 +86,10 @@ elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: 1 / y, lam
             lambda x, y: x / y, domain=(Domain(-2, 2), POS), strong_zero=True, math="d(x/y) = dx/y - ans dy/y")
 elementwise("power", (np.power, np.float_power),
             # d/dy uses log(1) where x == 0 (0^y is flat in y there), so no -inf meets a zero cotangent
-            (lambda ans, x, y: y * x ** (y - 1), lambda ans, x, y: ans * np.log(np.where(x == 0, 1, x))),
+            # y x^(y-1), with the exponent 1 where y == 0: x**0 has derivative 0 at x = 0, not 0 * inf
+            # (written with arithmetic rather than np.where so a Python-float y keeps float32 x float32)
+            (lambda ans, x, y: y * x ** (y - 1 + 2 * mask(y == 0, ans)),
+             lambda ans, x, y: ans * np.log(np.where(x == 0, 1, x))),
             lambda x, y: x**y, domain=(POS, Domain(-2, 2)), flops=20, strong_zero=True,
             math="d x^y = y x^(y-1) dx + ans log(x) dy")
 elementwise("maximum", (np.maximum, np.fmax),
@@ -111,6 +114,14 @@ elementwise("logaddexp2", (np.logaddexp2,),
             lambda x, y: sp.log(2**x + 2**y, 2), flops=20, math="d = 2^(x-ans) dx + 2^(y-ans) dy")
 
 
+def _sym_clip(x, lo, hi):
+    """clip of SymPy scalars: the branch taken at the oracle's point (a bound wins a tie, as above)."""
+    from .symbolic import numeric
+
+    xv, lov, hiv = float(numeric(x)), float(numeric(lo)), float(numeric(hi))
+    return lo if xv <= lov else (hi if xv >= hiv else x)
+
+
 def _parse_clip(a, a_min=None, a_max=None, out=None, **kwargs):
     from .core import reject_out
 
@@ -127,7 +138,7 @@ elementwise("clip", (np.clip,),
             (lambda ans, x, lo, hi: mask((x > lo) & (x < hi), ans),
              lambda ans, x, lo, hi: mask(x <= lo, ans),
              lambda ans, x, lo, hi: mask(x >= hi, ans)),
-            lambda x, lo, hi: sp.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True)),
+            lambda x, lo, hi: _sym_clip(x, lo, hi),
             impl=lambda x, lo, hi: np.clip(x, lo, hi),
             domain=(Domain(-2, 2, kinks=(-0.5, 0.5)), Domain(-3, -1), Domain(1, 3)), parse=_parse_clip,
             samples=(Sample(((5,),), lambda x: np.clip(x, -0.5, 0.5), "clip(x, -0.5, 0.5)"),

@@ -159,7 +159,9 @@ class Traced:
         return np.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
     def astype(self, dtype, **unused):
-        return self._op("astype", self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        # a cast to integers or booleans is piecewise constant: no derivative flows through it
+        return self._op("astype" if np.issubdtype(dtype, np.inexact) else "astype_discrete", self, dtype=dtype)
 
     def sum(self, axis=None, keepdims=False, **kw): return np.sum(self, axis=axis, keepdims=keepdims, **kw)
     def mean(self, axis=None, keepdims=False, **kw): return np.mean(self, axis=axis, keepdims=keepdims, **kw)

@@ -8,7 +8,7 @@ import string
 import numpy as np
 import sympy as sp
 
-from .core import Domain, Op, Sample, ndim, normalize_axis, register, reject_out, shape, sum_to
+from .core import Domain, Op, Sample, align, ndim, normalize_axis, register, reject_out, shape, sum_to
 from .derive import bilinear, composite, linear
 from .symbolic import as_objects, matrices
 
@@ -344,8 +344,13 @@ def _solve_jvp(tangents, ans, a, b, vector):
     ta, tb = tangents
     rhs = 0
     if tb is not None:
-        rhs = tb
+        rhs = align(tb, b, ans)
     if ta is not None:
+        # line the batch axes of dA up in front of ans's stack axes (ans may have more of them than A)
+        lead = ndim(ta) - ndim(a)
+        gap = (ndim(ans) - (1 if vector else 2)) - (ndim(a) - 2)
+        if lead and gap > 0:
+            ta = np.reshape(ta, shape(ta)[:lead] + (1,) * gap + shape(ta)[lead:])
         prod = (ta @ np.expand_dims(ans, -1))[..., 0] if vector else ta @ ans
         rhs = rhs - prod
     return solve_impl(a, rhs, vector)
@@ -364,9 +369,16 @@ def _solve_vjp_a(ct, ans, a, b, vector):
 
 
 def _sym_solve(a, b, vector):
-    m = sp.Matrix(as_objects(a).tolist())
-    rhs = sp.Matrix(as_objects(b).reshape(m.shape[0], -1).tolist())
-    return np.array(m.LUsolve(rhs).tolist(), dtype=object).reshape(np.shape(b))
+    a, b = as_objects(a), as_objects(b)
+    if vector:
+        b = b[..., None]
+    stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = np.broadcast_to(a, stack + a.shape[-2:])
+    b = np.broadcast_to(b, stack + b.shape[-2:])
+    out = np.empty(stack + b.shape[-2:], dtype=object)
+    for idx in np.ndindex(*stack):
+        out[idx] = np.array(sp.Matrix(a[idx].tolist()).LUsolve(sp.Matrix(b[idx].tolist())).tolist(), dtype=object)
+    return out[..., 0] if vector else out
 
 
 register(Op("linalg.solve", solve_impl, _solve_jvp, (_solve_vjp_a, _solve_vjp_b), _sym_solve,

@@ -162,6 +162,8 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     if axis is None and nd != 1 or axis is not None and not isinstance(axis, (int, np.integer)):
         raise TypeError(f"np.linalg.norm: matrix norm ord={ord!r} has no rule; supported: vector norms "
                         "(ord None, 1, 2, inf, -inf, p) and the Frobenius norm")
+    if ord == 0:  # the number of nonzero entries: piecewise constant, so no derivative
+        return np.sum(np.not_equal(x, 0), axis=axis, keepdims=keepdims).astype(np.float64)
     if ord == np.inf:
         return np.max(np.abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:

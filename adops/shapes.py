@@ -18,7 +18,7 @@ from .core import (
     shape,
     sum_to,
 )
-from .derive import composite, linear
+from .derive import composite, linear, nondifferentiable
 from .symbolic import as_objects
 
 
@@ -386,6 +386,9 @@ ASTYPE = register(Op("astype", lambda x, dtype: x.astype(dtype), _astype_jvp,
                      (Sample(((3,),), lambda x: x.astype(np.float64) * 2, "x.astype(float64)"),),
                      math="identity on values; casts tangents"))
 ASTYPE.numpy = ("x.astype",)
+nondifferentiable("astype_discrete", (), 1, impl=lambda x, dtype: x.astype(dtype),
+                  samples=(Sample(((3,),), lambda x: x.astype(np.int64), "x.astype(int64)"),),
+                  math="a cast to integers or booleans: no derivative")
 
 
 # ---- sort, via gather/scatter with the primal's ordering ---------------------------------------------

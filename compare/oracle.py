@@ -169,8 +169,11 @@ def jacobian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) 
     return _assemble(blocks_per_out, structure)
 
 
-def hessian(f: Callable, x, exact: bool = False) -> np.ndarray:
-    """The exact Hessian of a scalar ``f`` at ``x``, shaped ``x.shape + x.shape``.
+def hessian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) -> Any:
+    """The exact Hessian of a scalar ``f``, shaped ``in.shape + in.shape`` for one array input.
+
+    For several arguments (``argnums`` a tuple) or tuple/list/dict inputs the result nests like
+    ``revad.hessian``: block ``[i][j]`` holds d^2 f / d in_i d in_j, shaped ``in_i.shape + in_j.shape``.
 
     Examples
     --------
@@ -179,19 +182,27 @@ def hessian(f: Callable, x, exact: bool = False) -> np.ndarray:
     array([[0., 6.],
            [6., 2.]])
     """
-    exprs, syms, point, structure = _run(f, (x,), 0, "compare.oracle.hessian")
+    exprs, syms, point, structure = _run(f, args, argnums, "compare.oracle.hessian")
     if len(exprs) != 1 or np.shape(exprs[0]) != ():
-        raise TypeError(f"compare.oracle.hessian: f must return a scalar, got shape {np.shape(exprs[0])}")
+        raise TypeError(f"compare.oracle.hessian: f must return a scalar, got shape(s) {[np.shape(e) for e in exprs]}")
+    in_leaves, in_defs, single, _ = structure
     e = sympy.sympify(np.ravel(exprs[0])[0])
-    s = syms[0]
-    n = len(s)
-    out = np.empty((n, n), dtype=object if exact else np.float64)
+    flat = [sym for leaf_syms in syms for sym in leaf_syms]
+    n = len(flat)
+    full = np.empty((n, n), dtype=object if exact else np.float64)
     for i in range(n):
-        di = sympy.diff(e, s[i])
+        di = sympy.diff(e, flat[i])
         for j in range(i, n):
-            out[i, j] = out[j, i] = _evaluate(sympy.diff(di, s[j]), point, exact) if di.has(s[j]) else 0.0
-    shape = structure[0][0].shape
-    return out.reshape(shape + shape)
+            full[i, j] = full[j, i] = _evaluate(sympy.diff(di, flat[j]), point, exact) if di.has(flat[j]) else 0.0
+    bounds = np.cumsum([0] + [leaf.size for leaf in in_leaves])
+    rows = []
+    for li, leaf_i in enumerate(in_leaves):
+        blocks = [full[bounds[li]:bounds[li + 1], bounds[lj]:bounds[lj + 1]].reshape(leaf_i.shape + leaf_j.shape)
+                  for lj, leaf_j in enumerate(in_leaves)]
+        inner = regroup(blocks, in_defs)
+        rows.append(inner[0] if single else tuple(inner))
+    outer = regroup(rows, in_defs)
+    return outer[0] if single else tuple(outer)
 
 
 def relative_error(actual, expected) -> float:
@@ -232,7 +243,7 @@ def _engine_modes(f, args, argnums, scalar):
 
 def check(f: Callable, *args, argnums: int | tuple = 0, hessians: bool = False) -> dict[str, float]:
     """Max relative error of every engine and mode against the exact Jacobian (and, with ``hessians=True`` for
-    a scalar ``f`` of one array, of the four Hessian nestings).
+    a scalar ``f``, of the four Hessian nestings).
 
     Examples
     --------
@@ -245,19 +256,19 @@ def check(f: Callable, *args, argnums: int | tuple = 0, hessians: bool = False) 
     out_leaves, _ = flatten(f(*args))
     scalar = len(out_leaves) == 1 and np.shape(out_leaves[0]) == ()
     report = {name: relative_error(run(), exact) for name, run in _engine_modes(f, args, argnums, scalar).items()}
-    if hessians and scalar and len(args) == 1:
+    if hessians and scalar:
         import dualad
         import revad
 
-        exact_h = hessian(f, args[0])
+        exact_h = hessian(f, *args, argnums=argnums)
         nestings = {
-            "dualad.hessian (forward-over-forward)": dualad.hessian(f),
-            "revad.hessian (reverse-over-reverse)": revad.hessian(f),
-            "dualad.jacfwd(revad.grad) (forward-over-reverse)": dualad.jacfwd(revad.grad(f)),
-            "revad.jacrev(dualad.grad) (reverse-over-forward)": revad.jacrev(dualad.grad(f)),
+            "dualad.hessian (forward-over-forward)": dualad.hessian(f, argnums),
+            "revad.hessian (reverse-over-reverse)": revad.hessian(f, argnums),
+            "dualad.jacfwd(revad.grad) (forward-over-reverse)": dualad.jacfwd(revad.grad(f, argnums), argnums),
+            "revad.jacrev(dualad.grad) (reverse-over-forward)": revad.jacrev(dualad.grad(f, argnums), argnums),
         }
         for name, h in nestings.items():
-            report[name] = relative_error(h(args[0]), exact_h)
+            report[name] = relative_error(h(*args), exact_h)
     return report
 
 

@@ -1,0 +1,144 @@
+"""Regressions from review: each case once gave a wrong answer, a crash or an unclear error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dualad
+import revad
+from compare import oracle
+
+rng = np.random.default_rng(11)
+
+
+def test_dict_tangents_and_cotangents_match_by_key_not_order():
+    f = lambda p: p["a"] * 10 + p["b"]
+    _, t = dualad.jvp(f, ({"a": 1.0, "b": 2.0},), ({"b": 1.0, "a": 0.0},))
+    assert float(t) == 1.0
+    _, pullback = revad.vjp(lambda x: {"a": x, "b": 2 * x}, np.ones(2))
+    (g,) = pullback({"b": np.ones(2), "a": np.zeros(2)})
+    np.testing.assert_array_equal(g, [2.0, 2.0])
+    g = revad.grad(lambda p: p["z"] * p["a"])({"z": 3.0, "a": 2.0})
+    assert list(g) == ["z", "a"] and float(g["z"]) == 2.0  # the caller's key order comes back
+
+
+def test_mismatched_structures_are_rejected():
+    with pytest.raises(ValueError, match="structure"):
+        dualad.jvp(lambda p: p["a"] * p["b"], ({"a": 1.0, "b": 2.0},), ({"a": 1.0, "c": 0.0},))
+    _, pullback = revad.vjp(lambda x: {"a": x}, np.ones(2))
+    with pytest.raises(ValueError, match="structure"):
+        pullback({"b": np.ones(2)})
+
+
+@pytest.mark.parametrize("argnums", [(0, 0), "a", 0.0, (), True])
+def test_bad_argnums_are_rejected(argnums):
+    a = np.ones(2)
+    for transform in (revad.grad, dualad.grad, revad.jacrev, dualad.jacfwd):
+        with pytest.raises((TypeError, ValueError), match="argnums"):
+            transform(lambda x, y: np.sum(x * y), argnums=argnums)(a, a)
+
+
+def test_non_callable_and_bad_chunk_size_fail_at_once():
+    for transform in (revad.grad, dualad.grad, revad.jacrev, dualad.jacfwd, revad.value_and_grad):
+        with pytest.raises(TypeError, match="function"):
+            transform(3.0)
+    for chunk in (0, True, 1.5):
+        with pytest.raises(ValueError, match="chunk_size"):
+            revad.jacrev(np.sin, chunk_size=chunk)(np.ones(2))
+        with pytest.raises(ValueError, match="chunk_size"):
+            dualad.jacfwd(np.sin, chunk_size=chunk)(np.ones(2))
+
+
+def test_keyword_arguments_pass_through_undifferentiated():
+    f = lambda x, scale=1.0: np.sum(np.sin(x)) * scale
+    x = np.array([0.1, 0.2])
+    np.testing.assert_allclose(revad.grad(f)(x, scale=3.0), 3 * np.cos(x))
+    np.testing.assert_allclose(dualad.grad(f)(x, scale=3.0), 3 * np.cos(x))
+    np.testing.assert_allclose(revad.hessian(f)(x, scale=2.0), np.diag(-2 * np.sin(x)))
+
+
+def test_solve_forward_rule_with_different_ranks():
+    f = lambda x: np.sum(np.linalg.solve(x.reshape(2, 2) + 3 * np.eye(2), x[:2]) ** 2)
+    x = rng.normal(size=4)
+    exact = oracle.hessian(f, x)
+    assert oracle.relative_error(dualad.hessian(f)(x), exact) < 1e-12
+    assert oracle.relative_error(dualad.hessian(f, chunk_size=2)(x), exact) < 1e-12
+    B = rng.random((3, 2, 1))
+    g = lambda m: np.linalg.solve(m.reshape(2, 2) + 3 * np.eye(2), B)
+    assert oracle.relative_error(dualad.jacfwd(g, chunk_size=1)(x), oracle.jacobian(g, x)) < 1e-12
+    A = rng.random((3, 2, 2)) + 3 * np.eye(2)
+    h = lambda b: np.linalg.solve(A, b)
+    assert oracle.relative_error(dualad.jacfwd(h)(x[:2]), oracle.jacobian(h, x[:2])) < 1e-12
+
+
+def test_polynomial_through_x_to_the_zero_at_zero():
+    f = lambda x: np.sum(np.array([1.0, 2.0, 3.0, 4.0]) * x ** np.arange(4))
+    assert float(revad.grad(f)(0.0)) == 2.0
+    assert float(dualad.grad(f)(0.0)) == 2.0
+    assert float(oracle.jacobian(f, 0.0)) == 2.0
+
+
+def test_integer_casts_are_constants_in_every_engine():
+    f = lambda x: np.sum(x.astype(np.int64) * x)
+    x = np.array([1.5, 2.5])
+    for g in (dualad.grad(f)(x), revad.grad(f)(x), oracle.jacobian(f, x)):
+        np.testing.assert_array_equal(g, [1.0, 2.0])
+
+
+def test_oracle_hessian_of_several_and_nested_inputs():
+    f = lambda p: p["a"] ** 3 * p["b"]
+    h = oracle.hessian(f, {"a": 1.0, "b": 2.0})
+    r = revad.hessian(f)({"a": 1.0, "b": 2.0})
+    for i in "ab":
+        for j in "ab":
+            assert float(h[i][j]) == float(r[i][j])
+    g = lambda x, y: np.sum(np.tanh(x) * y ** 2)
+    x, y = np.array([0.3, 0.5]), np.array([1.0, -2.0])
+    report = oracle.check(g, x, y, argnums=(0, 1), hessians=True)
+    assert "revad.hessian (reverse-over-reverse)" in report and max(report.values()) < 1e-12
+
+
+def test_oracle_handles_clip_with_traced_bounds_and_stacked_solve():
+    M0 = np.array([[0.3, -1.2], [0.7, 0.4]])
+    g = lambda x: np.clip(x.reshape(2, 2) * M0, x[:2] * 0.5, 2 + x[2:].reshape(2, 1))
+    x = np.array([-0.2, 0.9, 0.4, -0.5])
+    exact = oracle.jacobian(g, x)
+    assert oracle.relative_error(dualad.jacfwd(g)(x), exact) < 1e-12
+    assert oracle.relative_error(revad.jacrev(g)(x), exact) < 1e-12
+    A = rng.random((3, 2, 2)) + 3 * np.eye(2)
+    s = lambda a: np.linalg.solve(a, np.ones(2))
+    assert oracle.relative_error(revad.jacrev(s)(A), oracle.jacobian(s, A)) < 1e-12
+
+
+def test_norm_ord_zero_counts_nonzeros_with_no_derivative():
+    x = np.array([1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(revad.grad(lambda x: np.linalg.norm(x, 0) * np.sum(x))(x), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(dualad.grad(lambda x: np.linalg.norm(x, 0))(x), [0.0, 0.0, 0.0])
+
+
+def test_float32_inputs_get_float32_gradients_even_through_float64_constants():
+    x = np.ones(3, dtype=np.float32)
+    c = np.arange(3.0)  # float64
+    for grad in (revad.grad, dualad.grad):
+        g = grad(lambda x: np.sum(x * c))(x)
+        assert g.dtype == np.float32
+        np.testing.assert_array_equal(g, c.astype(np.float32))
+
+
+def test_in_place_operators_get_a_clear_error():
+    def f(x):
+        z = np.zeros(2)
+        z += x
+        return np.sum(z)
+
+    for grad in (revad.grad, dualad.grad):
+        with pytest.raises(TypeError, match="in-place"):
+            grad(f)(np.ones(2))
+
+
+def test_trace_names_must_fit_the_arguments():
+    with pytest.raises(ValueError, match="names"):
+        revad.trace(lambda a, b: a * b, 1.0, 2.0, names=["u"])
+    with pytest.raises(ValueError, match="names"):
+        revad.trace(lambda a, b: a * b, 1.0, 2.0, names=["u", "u"])
