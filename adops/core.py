@@ -93,6 +93,7 @@ def add_callable(op: Op, fn, parse: Callable | None = None) -> None:
 
 
 def callable_name(fn) -> str:
+    """A readable name for a registry key: ``np.sin``, ``np.add.reduce``, ``np.linalg.inv``, ``x[index]``."""
     if isinstance(fn, tuple):
         return f"np.{fn[0].__name__}.{fn[1]}"
     if isinstance(fn, str):

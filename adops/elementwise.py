@@ -27,7 +27,7 @@ def tie_share(x, y, ans):
 # ---- unary -------------------------------------------------------------------------------------------
 elementwise("negative", (np.negative,), (MINUS_ONE,), lambda x: -x, math="d(-x) = -1")
 elementwise("positive", (np.positive,), (ONE,), lambda x: x, math="d(+x) = 1")
-elementwise("abs", (np.absolute, np.abs), (lambda ans, x: np.sign(x),), sp.Abs,
+elementwise("abs", (np.absolute, np.fabs), (lambda ans, x: np.sign(x),), sp.Abs,
             domain=Domain(-2, 2, kinks=(0.0,)), math="d|x| = sign(x); abs'(0) = 0")
 elementwise("square", (np.square,), (lambda ans, x: 2 * x,), lambda x: x**2, math="d x^2 = 2x")
 elementwise("sqrt", (np.sqrt,), (lambda ans, x: 0.5 / ans,), sp.sqrt, domain=POS, strong_zero=True,

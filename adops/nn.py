@@ -10,6 +10,8 @@ Each is one registry record; call them on plain arrays or on traced values of ei
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy as sp
 
@@ -18,6 +20,8 @@ from .derive import elementwise
 from .elementwise import mask
 from .reductions import keep
 from .symbolic import as_objects, lift
+
+ArrayLike = Any  # an ndarray, a number, or a traced array of either engine
 
 __all__ = ["relu", "sigmoid", "softplus", "logsumexp", "softmax", "log_softmax"]
 
@@ -39,7 +43,7 @@ SOFTPLUS = elementwise("softplus", (), (lambda ans, x: np.exp(x - ans),), lambda
                        math="d softplus = sigmoid(x) = exp(x - ans)")
 
 
-def relu(x):
+def relu(x: ArrayLike) -> ArrayLike:
     """max(x, 0) elementwise, with relu'(0) = 0.
 
     >>> relu(np.array([-1.0, 2.0]))
@@ -48,7 +52,7 @@ def relu(x):
     return call(RELU, x)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> ArrayLike:
     """1 / (1 + exp(-x)), computed without overflow.
 
     >>> float(sigmoid(np.array(-1000.0)))
@@ -57,7 +61,7 @@ def sigmoid(x):
     return call(SIGMOID, x)
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> ArrayLike:
     """log(1 + exp(x)), computed without overflow.
 
     >>> float(softplus(np.array(1000.0)))
@@ -104,7 +108,7 @@ LOGSUMEXP = register(Op("logsumexp", _lse_impl, _lse_jvp, (_lse_vjp,), _sym_lse,
                         math="d lse = sum softmax(x) dx"))
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
+def logsumexp(x: ArrayLike, axis: int | tuple | None = None, keepdims: bool = False) -> ArrayLike:
     """log(sum(exp(x))) over ``axis`` (all axes by default), stable for large |x|.
 
     >>> float(logsumexp(np.array([1000.0, 1000.0])))  # 1000 + log 2
@@ -133,7 +137,7 @@ SOFTMAX = register(Op("softmax", _softmax_impl, lambda ts, ans, x, axis: _softma
                       _reduce_samples(lambda x, axis=-1: softmax(x, axis)), math="d s = s (dx - <s, dx>)"))
 
 
-def softmax(x, axis: int = -1):
+def softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large |x|.
 
     >>> softmax(np.array([0.0, np.log(3.0)]))
@@ -167,7 +171,7 @@ LOG_SOFTMAX = register(Op("log_softmax", _log_softmax_impl, _log_softmax_jvp, (_
                           math="d ls = dx - <softmax, dx>"))
 
 
-def log_softmax(x, axis: int = -1):
+def log_softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
     """x - logsumexp(x) along ``axis``, stable for large |x|.
 
     >>> log_softmax(np.array([0.0, 0.0]))

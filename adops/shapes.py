@@ -548,6 +548,79 @@ def _take_along_axis(arr, indices, axis=-1):
     return arr[along_axis_index(indices, normalize_axis(axis, nd, "np.take_along_axis"))]
 
 
+def _diff(a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is not None or append is not None:
+        raise TypeError("np.diff: prepend=/append= are not supported under differentiation; concatenate first")
+    nd = ndim(a)
+    ax = normalize_axis(axis, nd, "np.diff") + nd
+    for _ in range(n):
+        head = (slice(None),) * ax
+        a = a[head + (slice(1, None),)] - a[head + (slice(None, -1),)]
+    return a
+
+
+def _roll(a, shift, axis=None):
+    if axis is None:
+        return np.reshape(_roll(np.ravel(a), shift, 0), _shape(a))
+    nd = ndim(a)
+    ax = normalize_axis(axis, nd, "np.roll") + nd
+    n = _shape(a)[ax]
+    index = (np.arange(n) - int(shift)) % max(n, 1)
+    return a[(slice(None),) * ax + (index,)]
+
+
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    reject_out("np.take", out)
+    if mode != "raise":
+        raise TypeError(f"np.take: mode={mode!r} is not supported under differentiation")
+    if axis is None:
+        return np.ravel(a)[np.asarray(indices)]
+    nd = ndim(a)
+    return a[(slice(None),) * (normalize_axis(axis, nd, "np.take") + nd) + (np.asarray(indices),)]
+
+
+def _triangle(keep):
+    def tri(m, k=0):
+        s = _shape(m)
+        if len(s) < 2:
+            raise ValueError(f"np.triu/np.tril: need at least 2 axes, got shape {s}")
+        mask = keep(np.ones(s[-2:], dtype=bool), k)
+        return np.where(mask, m, 0)
+
+    return tri
+
+
+def _atleast_1d(*arys):
+    out = [_atleast(a, 1) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def _atleast_2d(*arys):
+    out = [_atleast(a, 2) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def _append(arr, values, axis=None):
+    if axis is None:
+        return np.concatenate([np.ravel(arr), np.ravel(values)])
+    return np.concatenate([arr, values], axis=axis)
+
+
+def _average(a, axis=None, weights=None, returned=False, keepdims=False):
+    if returned:
+        raise TypeError("np.average: returned=True is not supported under differentiation")
+    if weights is None:
+        return np.mean(a, axis=axis, keepdims=keepdims)
+    if axis is None and _shape(weights) != _shape(a):
+        raise ValueError("np.average: weights must have a's shape when axis is None")
+    if axis is not None and ndim(weights) == 1:
+        nd = ndim(a)
+        ax = normalize_axis(axis, nd, "np.average") + nd
+        weights = np.reshape(weights, tuple(_shape(a)[ax] if d == ax else 1 for d in range(nd)))
+    total = np.sum(a * weights, axis=axis, keepdims=keepdims)
+    return total / np.sum(np.broadcast_to(weights, _shape(a)), axis=axis, keepdims=keepdims)
+
+
 def _diagonal_free_samples(*shapes_calls):
     return tuple(Sample(s, c, label) for s, c, label in shapes_calls)
 
@@ -571,6 +644,24 @@ for _name, _fns, _impl, _samples in (
                                                                           "more reps than axes"))),
     ("repeat", (np.repeat,), _repeat, ((((3,),), lambda x: np.repeat(x, 2), ""),
                                       (((2, 3),), lambda x: np.repeat(x, [1, 0, 2], axis=1), "per-element counts"))),
+    ("diff", (np.diff,), _diff, ((((5,),), np.diff, ""), (((3, 4),), lambda x: np.diff(x, n=2, axis=0), "n=2"))),
+    ("roll", (np.roll,), _roll, ((((5,),), lambda x: np.roll(x, 2), ""),
+                                 (((3, 4),), lambda x: np.roll(x, -1, axis=1), "axis=1"),
+                                 (((2, 3),), lambda x: np.roll(x, 4), "flattened"))),
+    ("take", (np.take,), _take, ((((5,),), lambda x: np.take(x, [4, 0, 0]), ""),
+                                 (((3, 4),), lambda x: np.take(x, [[1, 2]], axis=1), "axis=1"))),
+    ("triu", (np.triu,), _triangle(np.triu), ((((3, 3),), np.triu, ""),
+                                              (((2, 3, 4),), lambda x: np.triu(x, 1), "k=1"))),
+    ("tril", (np.tril,), _triangle(np.tril), ((((3, 3),), np.tril, ""),
+                                              (((3, 4),), lambda x: np.tril(x, -1), "k=-1"))),
+    ("atleast_1d", (np.atleast_1d,), _atleast_1d, ((((),), np.atleast_1d, ""),)),
+    ("atleast_2d", (np.atleast_2d,), _atleast_2d, ((((3,),), np.atleast_2d, ""),)),
+    ("append", (np.append,), _append, ((((3,), (2,)), np.append, ""),
+                                       (((2, 2), (1, 2)), lambda a, b: np.append(a, b, axis=0), "axis=0"))),
+    ("average", (np.average,), _average, ((((3, 4),), lambda x: np.average(x, axis=1), ""),
+                                          (((3, 4), (4,)), lambda x, w: np.average(x, axis=1, weights=w + 3),
+                                           "weighted"),
+                                          (((5,), (5,)), lambda x, w: np.average(x, weights=w + 3), "weighted, all"))),
     ("take_along_axis", (np.take_along_axis,), _take_along_axis,
      ((((3, 4),), lambda x: np.take_along_axis(x, np.array([[3, 0], [1, 1], [2, 0]]), axis=1), ""),)),
 ):

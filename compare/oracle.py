@@ -205,7 +205,7 @@ def hessian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) -
     return outer[0] if single else tuple(outer)
 
 
-def relative_error(actual, expected) -> float:
+def relative_error(actual: Any, expected: Any) -> float:
     """max_ij |a - e| / (|e| + 1e-12 max(1, max|e|)): elementwise relative, with a floor for exact zeros."""
     a_leaves, _ = flatten(actual)
     e_leaves, _ = flatten(expected)

@@ -47,7 +47,7 @@ def _split_output(out, level: int, batch: tuple, fn: str):
     return primals, tangents, treedef
 
 
-def jvp(f: Callable, primals, tangents) -> tuple[Any, Any]:
+def jvp(f: Callable, primals: tuple | list, tangents: tuple | list) -> tuple[Any, Any]:
     """Evaluate ``f(*primals)`` and its directional derivative along ``tangents`` in one forward pass.
 
     Parameters
