@@ -183,7 +183,7 @@ def result_dtype(x):
     dt = getattr(x, "dtype", None)
     if dt is None:
         return np.float64
-    return dt if np.issubdtype(dt, np.inexact) else np.float64
+    return dt if dt.kind in "fc" else np.float64
 
 
 def normalize_axes(axis, nd: int, fn: str) -> tuple:

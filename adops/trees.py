@@ -77,10 +77,11 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
                         "pass float arrays")
     if arr.dtype == bool:
         raise TypeError(f"{fn}: cannot differentiate with respect to a boolean input; pass floats")
-    if np.issubdtype(arr.dtype, np.complexfloating):
+    kind = arr.dtype.kind
+    if kind == "c":
         raise TypeError(f"{fn}: complex inputs are not supported; split them into real and imaginary parts")
-    if not np.issubdtype(arr.dtype, np.floating):
-        if not np.issubdtype(arr.dtype, np.number):
+    if kind != "f":
+        if kind not in "iu":
             raise TypeError(f"{fn}: inputs must be numbers or arrays of numbers, got {type(x).__name__}")
         arr = arr.astype(np.float64)
     return arr
@@ -138,4 +139,7 @@ def leaf_shape(x) -> tuple:
 
 def leaf_dtype(x):
     dt = getattr(x, "dtype", None)
-    return dt if dt is not None and np.issubdtype(dt, np.floating) else np.dtype(np.float64)
+    return dt if dt is not None and dt.kind == "f" else _F64
+
+
+_F64 = np.dtype(np.float64)

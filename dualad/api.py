@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +39,10 @@ def _split_output(out, level: int, batch: tuple, fn: str):
             continue
         if getattr(leaf, "_level", None) is None:
             arr = np.asarray(leaf)
-            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            if arr.dtype.kind not in "biufc":
                 raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
                                 f"them), got {type(leaf).__name__}")
-            leaf = arr if np.issubdtype(arr.dtype, np.inexact) else arr.astype(np.float64)
+            leaf = arr if arr.dtype.kind in "fc" else arr.astype(np.float64)
         primals.append(leaf)
         tangents.append(np.zeros(batch + leaf_shape(leaf), dtype=leaf_dtype(leaf)))
     return primals, tangents, treedef
@@ -103,7 +104,7 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None):
         leaves = [as_input(leaf, fn) for leaf in leaves]
         in_leaves.extend(leaves)
         in_defs.append((len(leaves), d))
-    sizes = [int(np.prod(leaf_shape(leaf), dtype=np.int64)) for leaf in in_leaves]
+    sizes = [math.prod(leaf_shape(leaf)) for leaf in in_leaves]
     n = sum(sizes)
     width_max = n if chunk is None else min(chunk, n)
     columns, out_def, out_primals = None, None, None
@@ -244,7 +245,7 @@ def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None
 
     def hess(*args, **kwargs):
         nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
-        n = sum(int(np.prod(leaf_shape(leaf), dtype=np.int64)) for a in nums for leaf in flatten(args[a])[0])
+        n = sum(math.prod(leaf_shape(leaf)) for a in nums for leaf in flatten(args[a])[0])
         chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))
         return jacfwd(grad(f, argnums), argnums, chunk_size=chunk)(*args, **kwargs)
 

@@ -30,23 +30,38 @@ class Dual(Traced):
 
     def _apply(self, op, arrays, params):
         level = self._level
-        primals = []
-        tangents = []
-        for a in arrays:
+        n = len(arrays)
+        if n == 1:
+            a = arrays[0]
             if type(a) is Dual and a._level == level:
-                primals.append(a.primal)
-                tangents.append(a.tangent)
+                primals, tangents = (a.primal,), (a.tangent,)
             else:
-                primals.append(a)
-                tangents.append(None)
-        ans = op.impl(*primals, **params)
-        if op.jvp is None:
+                primals, tangents = (a,), (None,)
+        elif n == 2:
+            a, b = arrays
+            if type(a) is Dual and a._level == level:
+                pa, ta = a.primal, a.tangent
+            else:
+                pa, ta = a, None
+            if type(b) is Dual and b._level == level:
+                pb, tb = b.primal, b.tangent
+            else:
+                pb, tb = b, None
+            primals, tangents = (pa, pb), (ta, tb)
+        else:
+            primals = tuple([a.primal if type(a) is Dual and a._level == level else a for a in arrays])
+            tangents = tuple([a.tangent if type(a) is Dual and a._level == level else None for a in arrays])
+        ans = op.impl(*primals, **params) if params else op.impl(*primals)
+        jvp = op.jvp
+        if jvp is None:
             return ans
         if STATE.on:
             record(op, primals, params)
-            tangent = run_rule("jvp", op, op.jvp, tangents, ans, primals, params)
+            tangent = run_rule("jvp", op, jvp, tangents, ans, primals, params)
+        elif params:
+            tangent = jvp(tangents, ans, *primals, **params)
         else:
-            tangent = op.jvp(tangents, ans, *primals, **params)
+            tangent = jvp(tangents, ans, *primals)
         if tangent is None:
             return ans
         return Dual(ans, tangent, level)

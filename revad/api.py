@@ -4,6 +4,7 @@ trace."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -62,7 +63,7 @@ def _output_leaves(out, tape, fn):
             continue
         if getattr(leaf, "_level", None) is None:
             arr = np.asarray(leaf)
-            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            if arr.dtype.kind not in "biufc":
                 raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
                                 f"them), got {type(leaf).__name__}")
             leaf = arr
@@ -199,7 +200,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
     def jac(*args, **kwargs):
         tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
-        sizes = [int(np.prod(leaf_shape(p), dtype=np.int64)) for p in out_primals]
+        sizes = [math.prod(leaf_shape(p)) for p in out_primals]
         m = sum(sizes)
         width_max = m if chunk is None else min(chunk, m)
         rows = None

@@ -34,16 +34,28 @@ class Tracer(Traced):
 
     def _apply(self, op, arrays, params):
         level = self._level
-        primals = []
-        slots = []
-        for a in arrays:
+        n = len(arrays)
+        if n == 1:
+            a = arrays[0]
             if type(a) is Tracer and a._level == level:
-                primals.append(a.primal)
-                slots.append(a._slot)
+                primals, slots = (a.primal,), (a._slot,)
             else:
-                primals.append(a)
-                slots.append(-1)
-        ans = op.impl(*primals, **params)
+                primals, slots = (a,), (-1,)
+        elif n == 2:
+            a, b = arrays
+            if type(a) is Tracer and a._level == level:
+                pa, sa = a.primal, a._slot
+            else:
+                pa, sa = a, -1
+            if type(b) is Tracer and b._level == level:
+                pb, sb = b.primal, b._slot
+            else:
+                pb, sb = b, -1
+            primals, slots = (pa, pb), (sa, sb)
+        else:
+            primals = tuple([a.primal if type(a) is Tracer and a._level == level else a for a in arrays])
+            slots = tuple([a._slot if type(a) is Tracer and a._level == level else -1 for a in arrays])
+        ans = op.impl(*primals, **params) if params else op.impl(*primals)
         if op.jvp is None:
             return ans
         if STATE.on:
@@ -97,13 +109,13 @@ class Tape:
         records = self.records
         seen = {} if all_adjoints else None
         counting = STATE.on
-        index = len(records)
-        while index:
-            index -= 1
+        pop = cts.pop
+        get = cts.get
+        for index in range(len(records) - 1, -1, -1):
             op, slots, primals, params, ans, out = records[index]
             if not keep:
                 records.pop()
-            ct = cts.pop(out, None)
+            ct = pop(out, None)
             if ct is None:
                 continue
             if seen is not None:
@@ -128,11 +140,13 @@ class Tape:
                     continue
                 if counting:
                     g = run_rule("vjp", op, rule, ct, ans, primals, params)
-                else:
+                elif params:
                     g = rule(ct, ans, *primals, **params)
+                else:
+                    g = rule(ct, ans, *primals)
                 if g is None:
                     continue
-                prev = cts.get(s)
+                prev = get(s)
                 cts[s] = g if prev is None else prev + g
         if seen is not None:
             seen.update(cts)
