@@ -55,6 +55,23 @@ def same_structure(a, b) -> bool:
     return all(na == nb and same_structure(da, db) for (na, da), (nb, db) in zip(a[2], b[2]))
 
 
+def split_aux(out, has_aux: bool, level: int, fn: str):
+    """``(out, aux)`` of a function called with ``has_aux``; aux leaves lose this call's tracing (JAX's rule)."""
+    if not has_aux:
+        return out, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError(f"{fn}: with has_aux=True the function must return a pair (output, aux), got "
+                        f"{type(out).__name__}")
+    value, aux = out
+    leaves, treedef = flatten(aux)
+    plain = []
+    for leaf in leaves:
+        while getattr(leaf, "_level", None) is not None and leaf._level >= level:
+            leaf = leaf.primal
+        plain.append(leaf)
+    return value, unflatten(treedef, plain)
+
+
 def regroup(leaves: list, in_defs: list) -> list:
     """Split a flat list of per-leaf results back into one structure per argument.
 

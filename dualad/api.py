@@ -20,6 +20,7 @@ from adops.trees import (
     one_hot,
     regroup,
     same_structure,
+    split_aux,
     unflatten,
 )
 
@@ -93,7 +94,7 @@ def jvp(f: Callable, primals: tuple | list, tangents: tuple | list) -> tuple[Any
     return unflatten(treedef, out_primals), unflatten(treedef, out_tangents)
 
 
-def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None):
+def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_aux=False):
     """Columns of the Jacobian by forward passes of ``chunk_size`` tangent directions each."""
     nums, single = normalize_argnums(argnums, len(args), fn)
     chunk = check_chunk(chunk_size, fn)
@@ -121,7 +122,8 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None):
         for a, (count, d) in zip(nums, in_defs):
             call_args[a] = unflatten(d, duals[pos:pos + count])
             pos += count
-        out_primals, tangents, out_def = _split_output(f(*call_args, **(kwargs or {})), level, (width,), fn)
+        out, aux = split_aux(f(*call_args, **(kwargs or {})), has_aux, level, fn)
+        out_primals, tangents, out_def = _split_output(out, level, (width,), fn)
         if scalar and (out_def is not None or leaf_shape(out_primals[0]) != ()):
             shapes = [leaf_shape(p) for p in out_primals]
             got = shapes[0] if len(shapes) == 1 else shapes
@@ -144,7 +146,8 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None):
             offset += size
         per_arg = regroup(blocks, in_defs)
         blocks_per_out.append(per_arg[0] if single else tuple(per_arg))
-    return unflatten(out_def, blocks_per_out)
+    jac = unflatten(out_def, blocks_per_out)
+    return (jac, aux) if has_aux else jac
 
 
 def _like_inputs(g, args, argnums):
@@ -161,7 +164,7 @@ def _like_inputs(g, args, argnums):
     return fixed[0] if single else tuple(fixed)
 
 
-def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
+def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
     All n input directions go through ``f`` in one vectorized pass by default; ``chunk_size=k`` uses
@@ -178,12 +181,12 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
     check_callable(f, "dualad.jacfwd")
 
     def jac(*args, **kwargs):
-        return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs)
+        return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs, has_aux=has_aux)
 
     return jac
 
 
-def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
+def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
     """The gradient of a scalar ``f`` computed by forward passes (n directions; for comparison with reverse mode).
 
     Examples
@@ -196,7 +199,9 @@ def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -
     check_callable(f, "dualad.grad")
 
     def gradient(*args, **kwargs):
-        g = _jacobian(f, args, argnums, chunk_size, "dualad.grad", scalar=True, kwargs=kwargs)
+        g = _jacobian(f, args, argnums, chunk_size, "dualad.grad", scalar=True, kwargs=kwargs, has_aux=has_aux)
+        if has_aux:
+            return _like_inputs(g[0], args, argnums), g[1]
         return _like_inputs(g, args, argnums)
 
     return gradient

@@ -23,6 +23,7 @@ from adops.trees import (
     one_hot,
     regroup,
     same_structure,
+    split_aux,
     unflatten,
 )
 
@@ -135,7 +136,7 @@ def _scalar_seed(out_primals, out_def, fn):
                         "non-scalar outputs")
 
 
-def value_and_grad(f: Callable, argnums: int | tuple = 0) -> Callable:
+def value_and_grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
     """``(f(*args), gradient)`` of a scalar ``f`` from one forward recording and one backward sweep.
 
     Examples
@@ -144,12 +145,15 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0) -> Callable:
     >>> value, g = value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
     >>> float(value), g
     (5.0, array([2., 4.]))
+
+    With ``has_aux=True``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), gradient)``.
     """
 
     check_callable(f, "revad.value_and_grad")
 
     def run(*args, **kwargs):
         tape, out, inputs = _trace_call(f, args, argnums, "revad.grad", kwargs=kwargs)
+        out, aux = split_aux(out, has_aux, tape.level, "revad.grad")
         out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.grad")
         _scalar_seed(out_primals, out_def, "revad.grad")
         seeds = {}
@@ -158,12 +162,13 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0) -> Callable:
         cts = tape.sweep(seeds, keep=False)
         tape.release()
         per_arg, single = _input_cts(cts, inputs)
-        return out_primals[0], (per_arg[0] if single else tuple(per_arg))
+        gradient = per_arg[0] if single else tuple(per_arg)
+        return ((out_primals[0], aux) if has_aux else out_primals[0]), gradient
 
     return run
 
 
-def grad(f: Callable, argnums: int | tuple = 0) -> Callable:
+def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
     """The gradient of a scalar ``f`` by one reverse sweep.
 
     Examples
@@ -172,15 +177,16 @@ def grad(f: Callable, argnums: int | tuple = 0) -> Callable:
     >>> grad(lambda w, x: np.tanh(w @ x), argnums=(0, 1))(np.array([1.0, 0.0]), np.array([0.0, 2.0]))
     (array([0., 2.]), array([1., 0.]))
     """
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, has_aux)
 
     def gradient(*args, **kwargs):
-        return vg(*args, **kwargs)[1]
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
     return gradient
 
 
-def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
+def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
 
     ``f`` runs once; all m output rows are swept back together by default (one vectorized sweep), or
@@ -199,6 +205,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
 
     def jac(*args, **kwargs):
         tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
+        out, aux = split_aux(out, has_aux, tape.level, fn)
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
         sizes = [math.prod(leaf_shape(p)) for p in out_primals]
         m = sum(sizes)
@@ -233,7 +240,8 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None)
             per_arg = regroup(blocks, in_defs)
             per_out.append(per_arg[0] if single else tuple(per_arg))
             offset += size
-        return unflatten(out_def, per_out)
+        result = unflatten(out_def, per_out)
+        return (result, aux) if has_aux else result
 
     return jac
 

@@ -142,3 +142,24 @@ def test_trace_names_must_fit_the_arguments():
         revad.trace(lambda a, b: a * b, 1.0, 2.0, names=["u"])
     with pytest.raises(ValueError, match="names"):
         revad.trace(lambda a, b: a * b, 1.0, 2.0, names=["u", "u"])
+
+
+def test_has_aux_returns_the_auxiliary_output_without_tracing():
+    def loss(w, x):
+        pred = np.tanh(w @ x)
+        return np.sum(pred ** 2), {"pred": pred, "n": 3}
+
+    w, x = rng.normal(size=(2, 3)), rng.normal(size=3)
+    exact = oracle.jacobian(lambda w: loss(w, x)[0], w)
+    (value, aux), g = revad.value_and_grad(loss, has_aux=True)(w, x)
+    assert oracle.relative_error(g, exact) < 1e-12
+    assert type(aux["pred"]) is np.ndarray and aux["n"] == 3
+    np.testing.assert_allclose(aux["pred"], np.tanh(w @ x))
+    for grad in (revad.grad, dualad.grad):
+        g, aux = grad(loss, has_aux=True)(w, x)
+        assert oracle.relative_error(g, exact) < 1e-12 and type(aux["pred"]) is np.ndarray
+    for jac in (revad.jacrev, dualad.jacfwd):
+        J, aux = jac(lambda w: (np.tanh(w @ x), w.shape), has_aux=True)(w)
+        assert J.shape == (2, 2, 3) and aux == (2, 3)
+    with pytest.raises(TypeError, match="pair"):
+        revad.grad(lambda w: np.sum(w), has_aux=True)(w)
