@@ -77,8 +77,9 @@ def _input_ct(g, x, batch):
     """One input's cotangent: zeros if nothing reached it, and always in the input's dtype (as in JAX)."""
     if g is None:
         return np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x))
-    if getattr(g, "_level", None) is None and getattr(g, "dtype", None) != leaf_dtype(x):
-        return np.asarray(g).astype(leaf_dtype(x))
+    if getattr(g, "_level", None) is None and (getattr(g, "dtype", None) != leaf_dtype(x) or
+                                               not isinstance(g, np.ndarray)):
+        return np.asarray(g).astype(leaf_dtype(x), copy=False)  # a 0-d array, never a NumPy scalar, as dualad
     return g
 
 
