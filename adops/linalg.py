@@ -8,7 +8,7 @@ import string
 import numpy as np
 import sympy as sp
 
-from .core import Domain, Op, Sample, align, ndim, normalize_axis, register, reject_out, shape, sum_to
+from .core import Domain, Op, Sample, align, call, ndim, normalize_axis, register, reject_out, shape, sum_to
 from .derive import bilinear, composite, linear
 from .symbolic import as_objects, matrices
 
@@ -413,6 +413,29 @@ register(Op("linalg.det", np.linalg.det, _det_jvp, (_det_vjp,), matrices(lambda 
          np.linalg.det, parse=_parse_det)
 
 
+def _logabsdet_jvp(tangents, ans, a):
+    # d log|det A| = tr(A^-1 dA)
+    return np.sum(_mT(np.linalg.inv(a)) * tangents[0], axis=(-2, -1))
+
+
+def _logabsdet_vjp(ct, ans, a):
+    return np.expand_dims(ct, (-2, -1)) * _mT(np.linalg.inv(a))
+
+
+LOGABSDET = register(Op("logabsdet", lambda a: np.linalg.slogdet(a)[1], _logabsdet_jvp, (_logabsdet_vjp,),
+                        matrices(lambda m: sp.log(sp.Abs(m.det()))),
+                        lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
+                        (Sample(((3, 3),), lambda a: np.linalg.slogdet(a + 3 * np.eye(3))[1], "slogdet(a)[1]"),
+                         Sample(((2, 2, 2),), lambda a: np.linalg.slogdet(a - 3 * np.eye(2))[1], "stacked, det < 0")),
+                        math="d log|det A| = tr(A^-1 dA); A_bar = c A^-T"))
+
+
+def _slogdet(a):
+    _square("np.linalg.slogdet", a)
+    # the sign is piecewise constant; only log|det| carries a derivative
+    return np.sign(np.linalg.det(a)), call(LOGABSDET, a)
+
+
 # ---- composites over matmul and einsum ---------------------------------------------------------------------
 def _dot(a, b, out=None):
     reject_out("np.dot", out)
@@ -469,6 +492,9 @@ composite("inner", (np.inner,), _inner, samples=(Sample(((4,), (4,)), np.inner),
                                                                                        "2-D")),
           math="einsum over the last axes")
 composite("outer", (np.outer,), _outer, samples=(Sample(((3,), (4,)), np.outer),), math="broadcast multiply")
+composite("linalg.slogdet", (np.linalg.slogdet,), _slogdet,
+          samples=(Sample(((3, 3),), _spd_call(lambda a: np.linalg.slogdet(a)[1])),),
+          math="(sign, log|det|): the sign is constant, log|det| is the logabsdet primitive")
 composite("vdot", (np.vdot,), _vdot, samples=(Sample(((2, 3), (6,)), np.vdot),), math="sum of products")
 
 __all__ = ["MATMUL", "matmul_impl", "DIAGONAL"]

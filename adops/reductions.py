@@ -173,6 +173,25 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     return np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
 
+def _cumprod(a, axis=None, dtype=None, out=None):
+    reject_out("np.cumprod", out, dtype=dtype)
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    nd = ndim(a)
+    ax = normalize_axis(axis, nd, "np.cumprod")
+    x = np.moveaxis(a, ax, -1)
+    n = shape(x)[-1]
+    # entry i is the product of x[..., :i+1]: a masked prod, exact with zeros (O(n^2) memory along the axis)
+    upto = np.tril(np.ones((n, n), dtype=bool))
+    out = np.prod(np.where(upto, np.expand_dims(x, -2), 1), axis=-1)
+    return np.moveaxis(out, -1, ax)
+
+
+composite("cumprod", (np.cumprod,), _cumprod,
+          samples=(Sample(((4,),), np.cumprod), Sample(((3, 4),), lambda x: np.cumprod(x, axis=0), "axis=0"),
+                   Sample(((4,),), lambda x: np.cumprod(x * np.array([1.0, 0.0, 1.0, 1.0])), "with a zero")),
+          math="products of leading slices, through prod")
 composite("var", (np.var,), _var, samples=(Sample(((6,),), np.var), Sample(((3, 4),), lambda x: np.var(x, axis=0,
                                                                                                      ddof=1))),
           math="sum((x - mean)^2) / (n - ddof)")
