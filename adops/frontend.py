@@ -178,6 +178,9 @@ class Traced:
     def dot(self, other): return np.dot(self, other)
     def clip(self, min=None, max=None): return np.clip(self, min, max)
     def copy(self): return self
+    def round(self, decimals=0): return np.round(self, decimals)
+    def __mod__(self, other): return np.remainder(self, other)
+    def __rmod__(self, other): return np.remainder(other, self)
     def argmax(self, axis=None): return np.argmax(self.primal, axis=axis)
     def argmin(self, axis=None): return np.argmin(self.primal, axis=axis)
     def argsort(self, axis=-1): return np.argsort(self.primal, axis=axis)

@@ -169,10 +169,11 @@ def _einsum_vjp(i, ct, ans, *ops, terms, out, spare):
     args = (ct,) + tuple(op for k, op in enumerate(ops) if k != i)
     g = np.einsum(",".join(spec_terms) + "->" + spare[:lead] + kept, *args, optimize=len(args) > 1)
     if kept != terms[i]:  # an index summed only within operand i: its cotangent is constant along it
-        sizes = dict(zip(terms[i], shape(ops[i])))
-        g = np.reshape(g, shape(g)[:lead] + tuple(sizes[c] if c in kept else 1 for c in terms[i]))
-        g = np.broadcast_to(g, shape(g)[:lead] + shape(ops[i]))
-    return g
+        g = np.reshape(g, shape(g)[:lead] + tuple(shape(g)[lead + kept.index(c)] if c in kept else 1
+                                                  for c in terms[i]))
+    # size-1 axes of operand i that einsum broadcast against the others: sum them back
+    return sum_to(np.broadcast_to(g, shape(g)[:lead] + np.broadcast_shapes(shape(g)[lead:], shape(ops[i]))), lead,
+                  shape(ops[i]))
 
 
 def _einsum_cost(*shapes, terms, out, spare):

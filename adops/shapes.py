@@ -560,6 +560,11 @@ def _diff(a, n=1, axis=-1, prepend=None, append=None):
 
 
 def _roll(a, shift, axis=None):
+    if np.ndim(shift) or np.ndim(axis):  # several axes: one roll after another
+        shifts, axes = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
+        for s, ax in zip(shifts.ravel(), axes.ravel()):
+            a = _roll(a, int(s), int(ax))
+        return a
     if axis is None:
         return np.reshape(_roll(np.ravel(a), shift, 0), _shape(a))
     nd = ndim(a)
@@ -646,6 +651,7 @@ for _name, _fns, _impl, _samples in (
                                       (((2, 3),), lambda x: np.repeat(x, [1, 0, 2], axis=1), "per-element counts"))),
     ("diff", (np.diff,), _diff, ((((5,),), np.diff, ""), (((3, 4),), lambda x: np.diff(x, n=2, axis=0), "n=2"))),
     ("roll", (np.roll,), _roll, ((((5,),), lambda x: np.roll(x, 2), ""),
+                                 (((2, 3, 2),), lambda x: np.roll(x, (1, -1), axis=(0, 2)), "two axes"),
                                  (((3, 4),), lambda x: np.roll(x, -1, axis=1), "axis=1"),
                                  (((2, 3),), lambda x: np.roll(x, 4), "flattened"))),
     ("take", (np.take,), _take, ((((5,),), lambda x: np.take(x, [4, 0, 0]), ""),

@@ -81,7 +81,7 @@ def cost_vs_p(rows: Sequence[dict], path: str, nodes: int) -> str:
             _theory(ax, x, lambda p: nodes * p, x[-1], y[-1], "theory O(n·p)", "tab:blue")
         x, y = _series(rows, "reverse-vec", metric)
         if len(x):
-            _theory(ax, x, lambda p: nodes + p, x[-1], y[-1], "theory O(n+p) (upper bound)", "tab:red")
+            _theory(ax, x, lambda p: nodes + p, x[-1], y[-1], "theory O(n+p), scaled to the largest p", "tab:red")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("number of parameters p")

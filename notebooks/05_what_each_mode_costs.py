@@ -94,7 +94,8 @@ show(plots.cost_vs_p(p_rows, out / "cost_vs_p.png", nodes=nodes))
 # %% [markdown]
 # `forward-vec` carries all $p$ tangents through one pass: the *number of primitive calls* stays that of one
 # pass, but each call works on $p$ tangents, so its flops still grow with $p$ (the slope approaches 1 once the
-# tangent work dominates the primal). Vectorizing saves Python overhead, not arithmetic.
+# tangent work dominates the primal). Vectorizing does save arithmetic — the primal now runs once instead of $p$
+# times — but the tangent work, which grows with $p$, remains; most of the time saved is Python overhead.
 #
 # The **cheap gradient principle** says reverse mode delivers the whole gradient for a small constant multiple of
 # the cost of $f$, independent of $p$. `cost.cheap_gradient` measures that constant (value and gradient over $f$
@@ -143,8 +144,9 @@ for n in (1, 4, 16, 64):
 show(plots.crossover_map(grid_rows, out / "crossover.png"))
 
 # %% [markdown]
-# Carrying all directions in one vectorized pass (`forward-vec`, `reverse-vec`) does the same arithmetic in far
-# fewer, larger NumPy calls, so it is much faster in wall time than looping over directions:
+# Carrying all directions in one vectorized pass (`forward-vec`, `reverse-vec`) does the same tangent arithmetic
+# (and the primal only once) in far fewer, larger NumPy calls, so it is much faster in wall time than looping over
+# directions:
 
 # %%
 show(plots.vectorized_vs_loop(n_rows, m_rows, out / "vectorized_vs_loop.png"))
@@ -210,5 +212,6 @@ for n, m in [(3, 12), (12, 3)]:
 # * Forward mode: about $n$ evaluations of $f$ for a Jacobian, no tape. Reverse mode: about $m$, plus a tape.
 # * For a scalar loss of $p$ parameters that is seed 002's $O(n\cdot p)$ against $O(n + p)$: measured slopes about
 #   1 and about 0 in $p$.
-# * The crossover sits near $n = m$; vectorizing over directions changes the time, not the arithmetic.
+# * The crossover sits near $n = m$; vectorizing over directions saves the repeated primal work and, above all,
+#   time — it does not change which mode wins.
 # * `compare.jacobian(..., mode="auto")` picks from measured per-direction costs and can say why.

@@ -163,3 +163,36 @@ def test_has_aux_returns_the_auxiliary_output_without_tracing():
         assert J.shape == (2, 2, 3) and aux == (2, 3)
     with pytest.raises(TypeError, match="pair"):
         revad.grad(lambda w: np.sum(w), has_aux=True)(w)
+
+
+def test_einsum_cotangent_sums_over_broadcast_axes():
+    B = np.arange(24.0).reshape(4, 3, 2)
+    for f, a in ((lambda a: np.sum(np.einsum("...i,...i->...", a, np.ones((4, 3)))), np.ones((1, 3))),
+                 (lambda a: np.sum(np.einsum("ij,ij->ij", a, np.ones((4, 3))) ** 2), rng.normal(size=(1, 3)))):
+        g = revad.grad(f)(a)
+        assert g.shape == a.shape
+        assert oracle.relative_error(g, oracle.jacobian(f, a)) < 1e-12
+    f = lambda a: np.einsum("...ij,...jk->...ik", a, B)
+    a = rng.normal(size=(1, 2, 3))
+    assert oracle.relative_error(revad.jacrev(f)(a), dualad.jacfwd(f)(a)) < 1e-12
+
+
+def test_checkpoint_over_a_closure_asks_for_the_value_as_an_argument():
+    x = np.array([0.3, -0.5])
+    with pytest.raises(TypeError, match="argument"):
+        revad.grad(lambda x: np.sum(revad.checkpoint(lambda z: z * x)(x)))(x)
+    g = revad.grad(lambda x: np.sum(revad.checkpoint(lambda z, w: z * w)(x, x)))(x)
+    np.testing.assert_allclose(g, 2 * x)
+    g = revad.grad(lambda x: np.sum(revad.checkpoint(lambda z, k=2.0: z * k)(x, k=3.0)))(x)
+    np.testing.assert_allclose(g, [3.0, 3.0])
+
+
+def test_small_api_corners():
+    assert float(dualad.derivative(lambda x, s=1.0: x ** 3 * s)(2.0, s=3.0)) == 36.0
+    assert isinstance(dualad.derivative(lambda x: x ** 3)(2.0), np.ndarray)
+    f = lambda x: np.roll(x, (1, -1), axis=(0, 2))
+    x = rng.normal(size=(2, 3, 2))
+    assert oracle.relative_error(revad.jacrev(f)(x), oracle.jacobian(f, x)) < 1e-12
+    np.testing.assert_array_equal(revad.grad(lambda x: np.sum(x.round() * x))(np.array([0.4, 1.6])), [0.0, 2.0])
+    with pytest.raises(TypeError, match="np.remainder"):
+        revad.grad(lambda x: np.sum(x % 2.0))(np.ones(2))
