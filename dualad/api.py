@@ -218,12 +218,13 @@ def derivative(f: Callable) -> Callable:
 
     check_callable(f, "dualad.derivative")
 
-    def deriv(x):
+    def deriv(x, **kwargs):
         x = as_input(x, "dualad.derivative")
         if leaf_shape(x) != ():
             raise ValueError(f"dualad.derivative: the input must be a scalar, got shape {leaf_shape(x)}; use "
                              "dualad.jacfwd for array inputs")
-        return jvp(f, (x,), (np.ones((), dtype=leaf_dtype(x)),))[1]
+        d = jvp(lambda x: f(x, **kwargs), (x,), (np.ones((), dtype=leaf_dtype(x)),))[1]
+        return np.asarray(d) if isinstance(d, np.generic) else d
 
     return deriv
 

@@ -306,7 +306,9 @@ def checkpoint(fn: Callable) -> Callable:
     1.0
     """
 
-    def wrapped(*args):
+    def wrapped(*args, **kwargs):
+        if kwargs:
+            return checkpoint(lambda *a: fn(*a, **kwargs))(*args)
         top = None
         for a in args:
             if isinstance(a, Tracer) and (top is None or a._level > top._level):
@@ -317,6 +319,10 @@ def checkpoint(fn: Callable) -> Callable:
         primals = [a.primal if type(a) is Tracer and a._level == level else a for a in args]
         slots = [a._slot if type(a) is Tracer and a._level == level else -1 for a in args]
         ans = run_counted(fn, primals)
+        if getattr(ans, "_level", None) == level:
+            raise TypeError("revad.checkpoint: the checkpointed function uses a value being differentiated that is "
+                            "not one of its arguments (a closure over a traced array); pass that value as an "
+                            "argument, e.g. checkpoint(lambda h, W: np.tanh(W @ h))(h, W)")
         if getattr(ans, "_level", None) is None and not isinstance(ans, (np.ndarray, np.generic, float, int)):
             raise TypeError("revad.checkpoint: the wrapped function must return a single array")
         op = Op(f"checkpoint({getattr(fn, '__name__', 'fn')})", fn, _no_jvp, _RecomputedVJPs(fn), fn,
