@@ -28,7 +28,6 @@ class Sample:
     shapes: tuple
     call: Callable
     label: str = ""
-    ints: tuple = ()  # positions that hold integer arrays (no derivative asked)
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core import Domain, Op, Sample, align, batch_ndim, fill, ndim, register, shape, unbroadcast, zeros_for
+from .core import Domain, Op, Sample, align, batch_ndim, fill, register, shape, unbroadcast, zeros_for
 from .symbolic import lift
 
 ONE = "one"  # partial derivative identically 1 (add): the tangent passes through untouched
@@ -224,7 +224,3 @@ def composite(name: str, callables: tuple, impl: Callable, *, samples: tuple, ma
     op = Op(name, impl, None, (), impl, _free, domain, samples, composite=True, math=math or "built from primitives")
     return register(op, *callables, parse=None)
 
-
-def lead_ndim(x, nd: int) -> int:
-    """Leading batch axes of ``x`` relative to a primal of rank ``nd``."""
-    return ndim(x) - nd

@@ -50,11 +50,11 @@ def _reduce_cost(*shapes, **params):
     return int(np.prod(shapes[0], dtype=np.int64))
 
 
-SUM = linear("sum", (np.sum, (np.add, "reduce")), _sum_impl,
-             (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims),),
-             parse=_parse_reduce("sum"), samples=_samples(np.sum), cost=_reduce_cost,
-             sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims),
-             math="linear; transpose broadcasts back")
+linear("sum", (np.sum, (np.add, "reduce")), _sum_impl,
+       (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims),),
+       parse=_parse_reduce("sum"), samples=_samples(np.sum), cost=_reduce_cost,
+       sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims),
+       math="linear; transpose broadcasts back")
 
 
 def _mean_impl(x, axes, keepdims):

@@ -20,10 +20,6 @@ def fmt(value) -> str:
     return f"array{arr.shape}"
 
 
-def _label(tape, slot, constants):
-    return tape.slot_name(slot) if slot >= 0 else constants
-
-
 def wengert(tape) -> str:
     """One line per record: ``v3 = multiply(w, x)   shape ()   value -4``."""
     lines = [f"# tape level {tape.level}: {len(tape.inputs)} inputs, {len(tape.records)} records, "
