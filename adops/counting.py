@@ -1,6 +1,7 @@
 """A switchable counter of primitive evaluations and flops, split into primal, JVP and VJP work.
 
-Off by default: the engines check one flag per primitive call. When on, the primal call is counted from the
+Off by default: the engines check one flag per primitive call. The counter is process-wide: while a ``counting()``
+block is open, primitives run by other threads are counted too. When on, the primal call is counted from the
 registry's ``cost``, and each JVP/VJP rule runs on ``Meter`` values so every primitive the rule actually calls is
 counted too (rules are NumPy code, so nothing else is needed).
 """
