@@ -414,6 +414,52 @@ register(Op("linalg.det", np.linalg.det, _det_jvp, (_det_vjp,), matrices(lambda 
          np.linalg.det, parse=_parse_det)
 
 
+def _lower_half(x):
+    """Phi(X): the lower triangle of X with its diagonal halved."""
+    n = shape(x)[-1]
+    return np.tril(x) - 0.5 * x * np.eye(n, dtype=getattr(x, "dtype", float))
+
+
+def _parse_cholesky(a, upper=False):
+    _square("np.linalg.cholesky", a)
+    if upper:
+        raise TypeError("np.linalg.cholesky: upper=True is not supported; transpose the lower factor instead")
+    return (a,), {}
+
+
+def _cholesky_jvp(tangents, ans, a):
+    # NumPy reads only the lower triangle of A, so dA acts as tril(dA) + tril(dA, -1)^T;
+    # then dL = L Phi(L^-1 dA L^-T)
+    t = tangents[0]
+    t = np.tril(t) + _mT(np.tril(t, -1))
+    inv_l = np.linalg.inv(ans)
+    return ans @ _lower_half(inv_l @ t @ _mT(inv_l))
+
+
+def _cholesky_vjp(ct, ans, a):
+    # the transpose of the JVP, step by step: A_bar = tril(S) + tril(S^T, -1), S = L^-T Phi(L^T L_bar) L^-1
+    inv_l = np.linalg.inv(ans)
+    s = _mT(inv_l) @ _lower_half(_mT(ans) @ ct) @ inv_l
+    return np.tril(s) + np.tril(_mT(s), -1)
+
+
+def _sym_cholesky(a):
+    def factor(m):
+        lower = m.lower_triangular()
+        return np.array((lower + lower.T - sp.diag(*m.diagonal())).cholesky(hermitian=False).tolist(), dtype=object)
+
+    return matrices(factor)(a)
+
+
+register(Op("linalg.cholesky", np.linalg.cholesky, _cholesky_jvp, (_cholesky_vjp,), _sym_cholesky,
+            lambda s, **p: s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
+            (Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + 3 * np.eye(3)), "lower triangle read"),
+             Sample(((3, 3),), lambda a: np.linalg.cholesky(a @ a.T + np.eye(3)), "a a^T + I"),
+             Sample(((2, 2, 2),), lambda a: np.linalg.cholesky(0.5 * a + 3 * np.eye(2)), "stacked")),
+            math="dL = L Phi(L^-1 dA L^-T), dA read from the lower triangle; Phi = tril with halved diagonal"),
+         np.linalg.cholesky, parse=_parse_cholesky)
+
+
 def _logabsdet_jvp(tangents, ans, a):
     # d log|det A| = tr(A^-1 dA)
     return np.sum(_mT(np.linalg.inv(a)) * tangents[0], axis=(-2, -1))

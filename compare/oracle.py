@@ -206,7 +206,9 @@ def hessian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) -
 
 
 def relative_error(actual: Any, expected: Any) -> float:
-    """max_ij |a - e| / (|e| + 1e-12 max(1, max|e|)): elementwise relative, with a floor for exact zeros."""
+    """max_ij |a - e| / (|e| + floor): elementwise relative error, where entries below a millionth of the largest
+    (exact zeros above all, which rounding can only approximate) are measured against ``floor = 1e-6 max|e|``
+    (at least 1e-12)."""
     a_leaves, _ = flatten(actual)
     e_leaves, _ = flatten(expected)
     worst = 0.0
@@ -217,7 +219,7 @@ def relative_error(actual: Any, expected: Any) -> float:
             return float("inf")
         if e.size == 0:
             continue
-        floor = 1e-12 * max(1.0, float(np.max(np.abs(e))))
+        floor = max(1e-6 * float(np.max(np.abs(e))), 1e-12)
         with np.errstate(invalid="ignore"):
             err = np.abs(a - e) / (np.abs(e) + floor)
         err = np.where(np.isnan(err), np.inf, err)
