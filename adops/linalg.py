@@ -8,7 +8,20 @@ import string
 import numpy as np
 import sympy as sp
 
-from .core import Domain, Op, Sample, align, call, ndim, normalize_axis, register, reject_out, shape, sum_to
+from .core import (
+    Domain,
+    Op,
+    Sample,
+    align,
+    call,
+    ndim,
+    normalize_axis,
+    register,
+    reject_out,
+    result_dtype,
+    shape,
+    sum_to,
+)
 from .derive import bilinear, composite, linear
 from .symbolic import as_objects, matrices
 
@@ -124,15 +137,25 @@ def _parse_einsum(subscripts, *operands, out=None, optimize=None, **kwargs):
             t = t.replace("...", ell[ell_nd - k:] if k else "")
         if len(t) != ndim(op):
             raise ValueError(f"np.einsum: term {t!r} does not match an operand of shape {shape(op)}")
-        if len(set(t)) != len(t):
-            raise TypeError(f"np.einsum: repeated index in {t!r} (a diagonal) has no rule; use np.trace or "
-                            "np.diag")
         expanded.append(t)
     if arrow:
         out_t = rhs.replace("...", ell)
     else:
         counts = {c: "".join(expanded).count(c) for c in set("".join(expanded))}
         out_t = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    # a repeated index within one operand (a diagonal, 'ii->i') becomes two indices tied by an identity operand
+    # ('ij,ij->i' with eye): every term then has distinct indices, which the rules below rely on
+    operands = list(operands)
+    for k, t in enumerate(list(expanded)):
+        while len(set(t)) != len(t):
+            c = next(ch for ch in t if t.count(ch) > 1)
+            fresh = spare.pop(0)
+            second = t.index(c, t.index(c) + 1)
+            n = shape(operands[k])[second]
+            t = t[:second] + fresh + t[second + 1:]
+            expanded.append(c + fresh)
+            operands.append(np.eye(n, dtype=result_dtype(operands[k])))
+        expanded[k] = t
     return tuple(operands), {"terms": tuple(expanded), "out": out_t, "spare": "".join(spare[:8])}
 
 
@@ -195,7 +218,9 @@ register(Op("einsum", einsum_impl, _einsum_jvp, _EinsumVjps(),
              Sample(((2, 3), (2, 3)), lambda a, b: np.einsum("ij,ij->i", a, b), "row dots"),
              Sample(((3, 4),), lambda a: np.einsum("ij->j", a), "column sums"),
              Sample(((2, 3), (3,), (3, 2)), lambda a, b, c: np.einsum("ij,j,jk", a, b, c), "three operands"),
-             Sample(((2, 2, 3), (3, 4)), lambda a, b: np.einsum("...j,jk->...k", a, b), "ellipsis")),
+             Sample(((2, 2, 3), (3, 4)), lambda a, b: np.einsum("...j,jk->...k", a, b), "ellipsis"),
+             Sample(((3, 3),), lambda a: np.einsum("ii->i", a), "diagonal"),
+             Sample(((3, 3, 2), (2,)), lambda a, b: np.einsum("iij,j", a, b), "repeated index, implicit output")),
             math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others"),
          np.einsum, parse=_parse_einsum)
 
