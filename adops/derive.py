@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core import Domain, Op, Sample, align, batch_ndim, fill, register, shape, unbroadcast, zeros_for
+from .core import Domain, Op, Sample, align, batch_ndim, call, fill, register, shape, unbroadcast, zeros_for
 from .symbolic import lift
 
 ONE = "one"  # partial derivative identically 1 (add): the tangent passes through untouched
@@ -29,16 +29,49 @@ def _times(t, d, strong_zero: bool):
         return -t
     if not strong_zero:
         return t * d
-    # strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial.
-    # The partial has the primal's size, the tangent may carry k directions: when the partial is a plain,
-    # all-finite array (the usual case), 0 * d is already 0 and the k-times-larger mask and where are skipped.
-    if type(d) in _PLAIN and np.isfinite(d).all():
+    # Strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial. A plain
+    # product is exact at every order when the partial is a finite constant, or when a constant tangent has no
+    # zero to protect; otherwise the strong product carries the rule into every nested derivative.
+    if type(d) in _PLAIN:
+        if np.isfinite(d).all():
+            return t * d
+    elif type(t) in _PLAIN and np.all(t != 0):
         return t * d
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(t == 0, 0, t * d)
+    return call(STRONG_PRODUCT, t, d)
 
 
 _PLAIN = (np.ndarray, np.float64, np.float32, float, int)
+
+
+def _strong_product(t, d):
+    """t * d, except exactly 0 where t == 0 whatever d is (0 * inf = 0)."""
+    if hasattr(t, "_level") or hasattr(d, "_level"):  # traced by an outer call: it differentiates this op too
+        return call(STRONG_PRODUCT, t, d)
+    with np.errstate(invalid="ignore"):
+        p = t * d
+        return p if np.isfinite(p).all() else np.where(t == 0, 0, p)
+
+
+def _strong_product_jvp(tangents, ans, t, d):
+    # d(t d) = t_dot d + t d_dot, each term strong in its first factor: the partial is never multiplied out of a
+    # zero (replacing the product by a constant would drop a traced zero's own derivative: wrong Hessians at
+    # zero residuals), and a zero t keeps an infinite d_dot out (x ** 1.5 at 0 behind a where, nested)
+    t_dot, d_dot = tangents
+    out = None
+    if t_dot is not None:
+        out = _times(align(t_dot, t, ans), d, True)
+    if d_dot is not None:
+        term = _times(t, align(d_dot, d, ans), True)
+        out = term if out is None else out + term
+    return out
+
+
+STRONG_PRODUCT = register(Op(
+    "strong_product", _strong_product, _strong_product_jvp,
+    (lambda ct, ans, t, d: unbroadcast(_times(ct, d, True), t, ans),
+     lambda ct, ans, t, d: unbroadcast(_times(t, ct, True), d, ans)),
+    lambda t, d: t * d, lambda *shapes: int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)), Domain(), (),
+    math="internal: t * d with 0 * inf = 0 where the tangent t is exactly 0; the strong-zero rule's product"))
 
 
 def _partial(d, ans, primals, strong_zero: bool):
