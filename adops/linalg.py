@@ -339,9 +339,14 @@ def _mT(x):
 WELL_CONDITIONED = Domain(-1.0, 1.0)
 
 
+def eye_like(a, scale: float = 1.0):
+    """scale * I matching a's last axis, in a's float dtype (a float64 identity would promote float32 samples)."""
+    return np.asarray(scale * np.eye(shape(a)[-1]), dtype=result_dtype(a))
+
+
 def _spd_call(fn):
     """Samples use I*3 + x so the random matrices are safely invertible."""
-    return lambda a, *rest: fn(a + 3 * np.eye(shape(a)[-1]), *rest)
+    return lambda a, *rest: fn(a + eye_like(a, 3), *rest)
 
 
 register(Op("linalg.inv", np.linalg.inv, lambda ts, ans, a: -(ans @ ts[0] @ ans),
@@ -478,9 +483,9 @@ def _sym_cholesky(a):
 
 register(Op("linalg.cholesky", np.linalg.cholesky, _cholesky_jvp, (_cholesky_vjp,), _sym_cholesky,
             lambda s, **p: s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-            (Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + 3 * np.eye(3)), "lower triangle read"),
-             Sample(((3, 3),), lambda a: np.linalg.cholesky(a @ a.T + np.eye(3)), "a a^T + I"),
-             Sample(((2, 2, 2),), lambda a: np.linalg.cholesky(0.5 * a + 3 * np.eye(2)), "stacked")),
+            (Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "lower triangle read"),
+             Sample(((3, 3),), lambda a: np.linalg.cholesky(a @ a.T + eye_like(a)), "a a^T + I"),
+             Sample(((2, 2, 2),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "stacked")),
             math="dL = L Phi(L^-1 dA L^-T), dA read from the lower triangle; Phi = tril with halved diagonal"),
          np.linalg.cholesky, parse=_parse_cholesky)
 
@@ -497,8 +502,8 @@ def _logabsdet_vjp(ct, ans, a):
 LOGABSDET = register(Op("logabsdet", lambda a: np.linalg.slogdet(a)[1], _logabsdet_jvp, (_logabsdet_vjp,),
                         matrices(lambda m: sp.log(sp.Abs(m.det()))),
                         lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-                        (Sample(((3, 3),), lambda a: np.linalg.slogdet(a + 3 * np.eye(3))[1], "slogdet(a)[1]"),
-                         Sample(((2, 2, 2),), lambda a: np.linalg.slogdet(a - 3 * np.eye(2))[1], "stacked, det < 0")),
+                        (Sample(((3, 3),), lambda a: np.linalg.slogdet(a + eye_like(a, 3))[1], "slogdet(a)[1]"),
+                         Sample(((2, 2, 2),), lambda a: np.linalg.slogdet(a - eye_like(a, 3))[1], "stacked, det < 0")),
                         math="d log|det A| = tr(A^-1 dA); A_bar = c A^-T"))
 
 

@@ -95,8 +95,9 @@ def _prod_vjp(ct, ans, x, axes, keepdims):
 
 register(Op("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims), _prod_jvp, (_prod_vjp,),
             lambda x, axes, keepdims: np.prod(as_objects(x), axis=axes, keepdims=keepdims), _reduce_cost,
-            Domain(0.5, 1.5), _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1.0, 0, 1])),
-                                                          "prod with a zero"),),
+            Domain(0.5, 1.5),
+            _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1, 0, 1], dtype=x.dtype)),
+                                        "prod with a zero"),),
             math="d prod = sum_i (prod_{j!=i} x_j) dx_i"),
          np.prod, (np.multiply, "reduce"), parse=_parse_reduce("prod"))
 
@@ -150,7 +151,16 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
 
 
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
-    return np.sqrt(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **unused))
+    return _norm_root(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **unused), 2)
+
+
+def _norm_root(s, p):
+    """s ** (1/p) with derivative 0 where s == 0: a norm (or std) at 0 takes the minimum-norm subgradient, 0, as
+    abs'(0) = 0 does, in both modes and every nesting (the bare root's infinite slope met a zero partial there and
+    gave 0 forward but NaN reverse). The guarded root never sees 0, so no infinity is created."""
+    at_zero = s == 0
+    safe = np.where(at_zero, 1, s)
+    return np.where(at_zero, 0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
 
 
 def _norm(x, ord=None, axis=None, keepdims=False):
@@ -158,7 +168,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     if ord is None or ord == "fro" or (ord == 2 and (nd == 1 or isinstance(axis, int))):
         if ord == "fro" and (axis is None and nd != 2 or axis is not None and np.ndim(axis) != 1):
             raise ValueError("np.linalg.norm: ord='fro' needs a matrix (2 axes)")
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return _norm_root(np.sum(x * x, axis=axis, keepdims=keepdims), 2)
     if axis is None and nd != 1 or axis is not None and not isinstance(axis, (int, np.integer)):
         raise TypeError(f"np.linalg.norm: matrix norm ord={ord!r} has no rule; supported: vector norms "
                         "(ord None, 1, 2, inf, -inf, p) and the Frobenius norm")
@@ -170,7 +180,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
         return np.min(np.abs(x), axis=axis, keepdims=keepdims)
     if ord == 1:
         return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
-    return np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    return _norm_root(np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims), ord)
 
 
 def _cumprod(a, axis=None, dtype=None, out=None):
@@ -190,7 +200,7 @@ def _cumprod(a, axis=None, dtype=None, out=None):
 
 composite("cumprod", (np.cumprod,), _cumprod,
           samples=(Sample(((4,),), np.cumprod), Sample(((3, 4),), lambda x: np.cumprod(x, axis=0), "axis=0"),
-                   Sample(((4,),), lambda x: np.cumprod(x * np.array([1.0, 0.0, 1.0, 1.0])), "with a zero")),
+                   Sample(((4,),), lambda x: np.cumprod(x * np.array([1, 0, 1, 1], dtype=x.dtype)), "with a zero")),
           math="products of leading slices, through prod")
 composite("var", (np.var,), _var, samples=(Sample(((6,),), np.var), Sample(((3, 4),), lambda x: np.var(x, axis=0,
                                                                                                      ddof=1))),

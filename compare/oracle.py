@@ -114,15 +114,29 @@ def _run(f, args, argnums, fn):
 
 
 def _evaluate(expr, point, exact: bool):
-    value = sympy.sympify(expr).xreplace(point).evalf(DIGITS)
+    value = sympy.sympify(expr).xreplace(point)
+    if isinstance(value, sympy.logic.boolalg.BooleanAtom):  # a comparison's value: True or False
+        return bool(value)
+    value = value.evalf(DIGITS)
+    if not value.is_real and value.is_number:
+        value = _real_part(value)
     if exact:
         return value
-    if not value.is_real and value.is_number:
-        raise ValueError(f"compare.oracle: the derivative is not real at this point ({value})")
     try:
         return float(value)
     except TypeError:
         raise ValueError(f"compare.oracle: the derivative is undefined at this point ({value})") from None
+
+
+def _real_part(value):
+    """A real number whose closed form passes through complex intermediates (the casus irreducibilis of a cubic:
+    SymPy's eigenvalues of a symmetric 3x3 come back as re + 1e-42 i) keeps its real part when the imaginary part
+    is rounding at the oracle's precision; a truly complex value is an error."""
+    re, im = value.as_real_imag()
+    re, im = sympy.N(re, DIGITS), sympy.N(im, DIGITS)
+    if im.is_number and abs(im) <= sympy.Float(10) ** (10 - DIGITS) * max(1, abs(re)):
+        return re
+    raise ValueError(f"compare.oracle: the value is not real at this point ({value})")
 
 
 def _assemble(blocks_per_out, structure):
@@ -137,8 +151,15 @@ def _assemble(blocks_per_out, structure):
 def value(f: Callable, *args) -> Any:
     """``f(*args)`` evaluated exactly (through the SymPy column) and rounded to float64."""
     exprs, syms, point, structure = _run(f, args, tuple(range(len(args))), "compare.oracle.value")
-    outs = [np.array([_evaluate(e, point, False) for e in np.ravel(x)]).reshape(np.shape(x)) for x in exprs]
+    outs = [np.array([_evaluate(e, point, False) for e in np.ravel(x)], dtype=_kind(x)).reshape(np.shape(x))
+            for x in exprs]
     return unflatten(structure[3], outs)
+
+
+def _kind(exprs) -> type:
+    """bool for an array of truth values (a comparison's output), else float64."""
+    flat = [sympy.sympify(e) for e in np.ravel(exprs)]
+    return bool if flat and all(isinstance(e, sympy.logic.boolalg.BooleanAtom) for e in flat) else np.float64
 
 
 def jacobian(f: Callable, *args, argnums: int | tuple = 0, exact: bool = False) -> Any:

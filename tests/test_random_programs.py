@@ -8,7 +8,7 @@ inside the instruction (x*x + 1, exp(...)), so every program stays inside every 
 """
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import adops.nn as nn
@@ -74,9 +74,21 @@ def _broadcastable(s, t):
 INPUT_SHAPES = [(3,), (2, 3), (3, 1), (2, 2), (4,), (), (1, 3), (3, 2)]
 
 
+# Values that make intermediates hit exact zeros (x - x, 0 * y, x @ 0) and ties (where(a > 0.1), maximum(a, b + 0.3),
+# max over equal entries): -0.3 + 0.3 is exactly 0.0 in float64
+SPECIAL = (-1.0, -0.5, -0.3, 0.0, 0.1, 0.5, 1.0)
+
+
+def _values(draw, size, low, high, special):
+    if special:
+        return draw(st.lists(st.sampled_from(SPECIAL), min_size=size, max_size=size))
+    return draw(st.lists(st.floats(low, high, allow_nan=False, allow_subnormal=False), min_size=size, max_size=size))
+
+
 @st.composite
-def programs(draw):
-    """(input shapes, instructions, constants). Instruction: (kind, operand indices, params)."""
+def programs(draw, special=False):
+    """(input shapes, instructions, constants). Instruction: (kind, operand indices, params). With ``special``,
+    every input and constant is drawn from ``SPECIAL``."""
     n_inputs = draw(st.integers(1, 2))
     in_shapes = [draw(st.sampled_from(INPUT_SHAPES)) for _ in range(n_inputs)]
     shapes = list(in_shapes)
@@ -109,9 +121,7 @@ def programs(draw):
             # a constant whose shape broadcasts against s: a suffix of s with some axes set to 1
             k = draw(st.integers(0, len(s)))
             cshape = tuple(d if draw(st.booleans()) else 1 for d in s[len(s) - k:])
-            values = draw(st.lists(st.floats(-2, 2, allow_nan=False, allow_subnormal=False),
-                                   min_size=int(np.prod(cshape, dtype=int)),
-                                   max_size=int(np.prod(cshape, dtype=int))))
+            values = _values(draw, int(np.prod(cshape, dtype=int)), -2, 2, special)
             constants.append(np.array(values, dtype=float).reshape(cshape))
             name = draw(st.sampled_from(sorted(BINARY)))
             left = draw(st.booleans())
@@ -132,8 +142,7 @@ def programs(draw):
                 shapes.append(np.matmul(np.zeros(s), np.zeros(shapes[j])).shape)
             else:
                 m = draw(st.integers(1, 3))
-                values = draw(st.lists(st.floats(-1.5, 1.5, allow_nan=False, allow_subnormal=False),
-                                       min_size=k * m, max_size=k * m))
+                values = _values(draw, k * m, -1.5, 1.5, special)
                 constants.append(np.array(values, dtype=float).reshape(k, m))
                 program.append(("matmul_const", (i,), {"c": len(constants) - 1}))
                 shapes.append(s[:-1] + (m,))
@@ -178,9 +187,7 @@ def programs(draw):
     if int(np.prod(shapes[-1])) > 12:
         program.append(("reduce", (len(shapes) - 1,), {"name": "sum", "axis": None, "keepdims": False}))
         shapes.append(())
-    values = [np.array(draw(st.lists(st.floats(-1.5, 1.5, allow_nan=False, allow_subnormal=False),
-                                     min_size=int(np.prod(s)), max_size=int(np.prod(s)))),
-                       dtype=float).reshape(s) for s in in_shapes]
+    values = [np.array(_values(draw, int(np.prod(s)), -1.5, 1.5, special), dtype=float).reshape(s) for s in in_shapes]
     return values, program, constants
 
 
@@ -231,33 +238,10 @@ SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _has_tie(program, constants, inputs):
-    """True if a max/min/maximum/where in the program sits exactly on its kink (then the one-sided conventions
-    apply and the oracle's branch choice is the reference; such draws are skipped as degenerate)."""
-    pool = list(inputs)
-    for kind, ops, p in program:
-        a = pool[ops[0]]
-        if kind == "reduce" and p["name"] in ("max", "min"):
-            ext = _reduce(p["name"], a, p["axis"], True)
-            if np.sum(a == ext) != np.size(ext):
-                return True
-        if kind in ("binary", "binary_const") and p["name"] in ("where", "maximum_soft"):
-            b = pool[ops[1]] if kind == "binary" else constants[p["c"]]
-            x, y = (b, a) if kind == "binary_const" and p["left"] else (a, b)
-            if p["name"] == "where" and np.any(np.isclose(x, 0.1, rtol=0, atol=1e-9)):
-                return True
-            if p["name"] == "maximum_soft" and np.any(np.isclose(x, y + 0.3, rtol=0, atol=1e-9)):
-                return True
-        pool.append(run([(kind, tuple(range(len(ops))), p)], constants, [pool[k] for k in ops]))
-    return False
-
-
 @SETTINGS
 @given(programs())
 def test_random_programs_match_oracle(case):
     inputs, program, constants = case
-    if _has_tie(program, constants, inputs):
-        return
     f = lambda *xs: run(program, constants, xs)
     argnums = tuple(range(len(inputs)))
     value = f(*inputs)
@@ -277,8 +261,6 @@ def test_random_programs_match_oracle(case):
 @given(programs(), st.integers(1, 3))
 def test_random_programs_chunked_and_gradients(case, chunk):
     inputs, program, constants = case
-    if _has_tie(program, constants, inputs):
-        return
     f = lambda *xs: np.sum(np.sin(run(program, constants, xs)))
     argnums = tuple(range(len(inputs)))
     exact = oracle.jacobian(f, *inputs, argnums=argnums)
@@ -287,3 +269,48 @@ def test_random_programs_chunked_and_gradients(case, chunk):
     g = lambda *xs: run(program, constants, xs)
     _assert_close(revad.jacrev(g, argnums=argnums, chunk_size=chunk)(*inputs),
                   dualad.jacfwd(g, argnums=argnums, chunk_size=chunk)(*inputs), "jacrev vs jacfwd chunked")
+
+
+# ---- special points: exact zeros and ties everywhere, first and second order, every nesting -----------------
+NESTINGS = {
+    "fwd-over-fwd": dualad.hessian,
+    "rev-over-rev": revad.hessian,
+    "fwd-over-rev": lambda f, argnums: dualad.jacfwd(revad.grad(f, argnums), argnums),
+    "rev-over-fwd": lambda f, argnums: revad.jacrev(dualad.grad(f, argnums), argnums),
+}
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(special=True))
+def test_random_programs_at_special_points(case):
+    """Inputs and constants from a few values, so intermediates are exactly 0 and max/maximum/where sit on their
+    ties: both engines follow the convention table there, as the oracle does."""
+    inputs, program, constants = case
+    f = lambda *xs: run(program, constants, xs)
+    argnums = tuple(range(len(inputs)))
+    exact = oracle.jacobian(f, *inputs, argnums=argnums)
+    _assert_close(dualad.jacfwd(f, argnums=argnums)(*inputs), exact, "jacfwd")
+    _assert_close(revad.jacrev(f, argnums=argnums)(*inputs), exact, "jacrev")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(special=True))
+def test_random_program_hessians_at_special_points(case):
+    inputs, program, constants = case
+    x = np.concatenate([np.ravel(v) for v in inputs])
+    shapes = [np.shape(v) for v in inputs]
+    assume(x.size <= 8)  # the oracle's Hessian is quadratic in the inputs; larger draws add time, not coverage
+
+    def f(v):
+        parts, start = [], 0
+        for s in shapes:
+            size = int(np.prod(s, dtype=int))
+            parts.append(np.reshape(v[start:start + size], s))
+            start += size
+        return np.sum(np.sin(run(program, constants, parts)))
+
+    exact = oracle.hessian(f, x)
+    for name, nesting in NESTINGS.items():
+        _assert_close(nesting(f, 0)(x), exact, name)
