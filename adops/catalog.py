@@ -19,10 +19,51 @@ CONVENTIONS = """\
 | `sort` with equal entries | the stable order's permutation |
 | comparisons, `argmax`, `argsort`, `*_like`, shape queries | no derivative: plain arrays |
 
+## Conventions at domain edges (both engines, every nesting)
+
+At the edge of an op's domain the derivative is the one-sided limit of its formula, which is what the registry's
+partials give; `tests/test_conventions.py` pins every entry in the four Hessian nestings.
+
+| where | first derivative | second derivative |
+|---|---|---|
+| `sqrt`, `x ** 0.5` at 0 | +inf | -inf |
+| `x ** 1.5` at 0 | 0 | +inf |
+| `cbrt` at 0 | +inf | 0 (two-sided limits differ; 0 * inf = 0 below) |
+| `log`, `log2`, `log10` at 0; `log1p` at -1 | +inf | -inf |
+| `reciprocal`, `1 / x`, `x ** -1` at 0 | -inf | +inf |
+| `arcsin` at 1 / -1 | +inf | +inf / -inf |
+| `arccos` at 1 / -1 | -inf | -inf / +inf |
+| `arctanh` at 1 / -1 | +inf | +inf / -inf |
+| `arccosh` at 1 | +inf | -inf |
+| `np.linalg.norm` (every vector p-norm and Frobenius), `np.hypot`, `np.std` where the value is 0 | 0 | 0 |
+| `np.sqrt(x * x)` at 0 (a norm written by hand) | 0 | +inf |
+| `x * np.log(x)` at 0 | -inf | +inf |
+| `np.log(np.sum(np.exp(x)))` where every `exp` underflows | 0 (use `nn.logsumexp`: the true 1/2 each) | 0 or NaN by nesting |
+| `np.arctan2(y, x)` at the origin | NaN (discontinuous there) | 0 |
+
+Norms at 0 take their minimum-norm subgradient, 0, as `abs'(0) = 0` does; PyTorch does the same for `norm`.
+
 **Strong zero.** A tangent or cotangent that is exactly 0 contributes exactly 0, even through an infinite
 partial. The ops whose kind says *strong zero* below apply this, so `np.where(x < 1, x, np.sqrt(x))` at `x = 0` has
 derivative 1 (not NaN) in both engines: the untaken `sqrt` branch receives a zero cotangent, and
-`0 * inf` is never formed.
+`0 * inf` is never formed. The *partial* is masked, never the product, so the rule holds under nesting: a traced
+zero keeps its own derivative (the Hessian of a least-squares objective at a zero residual is exact in all four
+nestings). Once a rule has produced an infinite derivative, every later derivative product treats 0 * inf as 0
+too, whichever op forms it, so the two modes meet an infinity and a zero the same way (`sqrt(x * x)` and
+`x * log(x)` at 0 above). Inside a contraction (`matmul`, `einsum`, `dot`) an infinity meeting a zero still gives
+NaN.
+
+## Where fwdrev differs from JAX on purpose
+
+| where | fwdrev | JAX |
+|---|---|---|
+| `abs'(0)`, `relu'(0)` | 0 | 1 (abs), 0 (relu) |
+| `maximum`/`minimum` at a tie | 1/2 to each argument | 1/2 to each argument |
+| `max`/`min` reductions with ties | split evenly among the tied entries | split evenly |
+| `norm`, `std` where the value is 0 | 0 | NaN |
+| `hypot(x, y)` at the origin | 0 | 1/2 to each argument |
+| `np.where(x < 1, x, np.sqrt(x))` at 0 | 1 | NaN in reverse mode |
+| `np.sqrt(x * x)`, `x * np.log(x)` at 0 | 0, -inf | NaN |
 
 **Stable forms.** `adops.nn.sigmoid`, `softplus`, `logsumexp`, `softmax`, `log_softmax` and `np.logaddexp`
 are finite and correct at |x| = 1000 (they shift by the max, or use `logaddexp`).

@@ -112,8 +112,23 @@ def callable_name(fn) -> str:
 _levels = itertools.count(1)
 
 
+class _Infinities:
+    """Set when a rule has produced an infinite derivative (sqrt, log, ... at a domain edge) since the last new level.
+    Until then every derivative product is a plain ``*``; after it, products treat 0 * inf as 0, so an infinite
+    derivative meets a zero partial the same way in both modes whichever op forms the product."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        self.seen = False
+
+
+INFINITE = _Infinities()
+
+
 def new_level() -> int:
     """A fresh level, higher than every level handed out before."""
+    INFINITE.seen = False
     return next(_levels)
 
 

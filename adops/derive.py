@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core import Domain, Op, Sample, align, batch_ndim, call, fill, register, shape, unbroadcast, zeros_for
+from .core import INFINITE, Domain, Op, Sample, align, batch_ndim, call, fill, register, shape, unbroadcast, zeros_for
 from .symbolic import lift
 
 ONE = "one"  # partial derivative identically 1 (add): the tangent passes through untouched
@@ -23,20 +23,21 @@ BINARY_SHAPES = (((), ()), ((4,), (4,)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 1)
 
 
 def _times(t, d, strong_zero: bool):
+    """The derivative product t * d, with 0 * inf = 0 (strong zero) wherever an infinite factor can be present."""
     if d is ONE:
         return t
     if d is MINUS_ONE:
         return -t
-    if not strong_zero:
+    if not (strong_zero or INFINITE.seen):
         return t * d
-    # Strong zero: an exactly-zero tangent contributes exactly zero, even through an infinite partial. A plain
-    # product is exact at every order when the partial is a finite constant, or when a constant tangent has no
-    # zero to protect; otherwise the strong product carries the rule into every nested derivative.
-    if type(d) in _PLAIN:
-        if np.isfinite(d).all():
+    # A plain product is exact at every order when no infinity is around: a finite constant partial, or a constant
+    # tangent without zeros; otherwise the strong product carries the rule into every nested derivative.
+    if not INFINITE.seen:
+        if type(d) in _PLAIN:
+            if np.isfinite(d).all():
+                return t * d
+        elif type(t) in _PLAIN and np.all(t != 0):
             return t * d
-    elif type(t) in _PLAIN and np.all(t != 0):
-        return t * d
     return call(STRONG_PRODUCT, t, d)
 
 
@@ -44,18 +45,23 @@ _PLAIN = (np.ndarray, np.float64, np.float32, float, int)
 
 
 def _strong_product(t, d):
-    """t * d, except exactly 0 where t == 0 whatever d is (0 * inf = 0)."""
+    """t * d, except exactly 0 where either factor is 0 whatever the other is (0 * inf = 0)."""
     if hasattr(t, "_level") or hasattr(d, "_level"):  # traced by an outer call: it differentiates this op too
         return call(STRONG_PRODUCT, t, d)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         p = t * d
-        return p if np.isfinite(p).all() else np.where(t == 0, 0, p)
+        if np.isfinite(p).all():
+            return p
+        p = np.where((t == 0) | (d == 0), 0, p)
+    if not np.isfinite(p).all():  # an infinite derivative goes on: later products must meet it strongly too
+        INFINITE.seen = True
+    return p
 
 
 def _strong_product_jvp(tangents, ans, t, d):
-    # d(t d) = t_dot d + t d_dot, each term strong in its first factor: the partial is never multiplied out of a
-    # zero (replacing the product by a constant would drop a traced zero's own derivative: wrong Hessians at
-    # zero residuals), and a zero t keeps an infinite d_dot out (x ** 1.5 at 0 behind a where, nested)
+    # d(t d) = t_dot d + t d_dot, each term a strong product again: the partial is never multiplied out of a zero
+    # (replacing the product by a constant would drop a traced zero's own derivative: wrong Hessians at zero
+    # residuals), and a zero t keeps an infinite d_dot out (x ** 1.5 at 0 behind a where, nested)
     t_dot, d_dot = tangents
     out = None
     if t_dot is not None:
@@ -69,9 +75,9 @@ def _strong_product_jvp(tangents, ans, t, d):
 STRONG_PRODUCT = register(Op(
     "strong_product", _strong_product, _strong_product_jvp,
     (lambda ct, ans, t, d: unbroadcast(_times(ct, d, True), t, ans),
-     lambda ct, ans, t, d: unbroadcast(_times(t, ct, True), d, ans)),
+     lambda ct, ans, t, d: unbroadcast(_times(ct, t, True), d, ans)),
     lambda t, d: t * d, lambda *shapes: int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)), Domain(), (),
-    math="internal: t * d with 0 * inf = 0 where the tangent t is exactly 0; the strong-zero rule's product"))
+    math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)"))
 
 
 def _partial(d, ans, primals, strong_zero: bool):
@@ -111,7 +117,7 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         else:  # the hot path: one multiply, no helpers
 
             def jvp(tangents, ans, x, **params):
-                return tangents[0] * d(ans, x)
+                return tangents[0] * d(ans, x) if not INFINITE.seen else _times(tangents[0], d(ans, x), False)
 
     else:
 
@@ -130,7 +136,7 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
                 elif strong_zero:
                     term = _times(t, _partial(d, ans, primals, True), True)
                 else:
-                    term = t * d(ans, *primals)
+                    term = _times(t, d(ans, *primals), False)
                 out = term if out is None else out + term
             return out
 
@@ -152,7 +158,7 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         if nargs == 1 and not strong_zero and not isinstance(d, str):
 
             def vjp(ct, ans, x, **params):
-                return ct * d(ans, x)
+                return ct * d(ans, x) if not INFINITE.seen else _times(ct, d(ans, x), False)
 
             return vjp
 
@@ -164,7 +170,7 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
             return vjp
         if not strong_zero and not isinstance(d, str):
             def vjp(ct, ans, *primals, **params):
-                g = ct * d(ans, *primals)
+                g = _times(ct, d(ans, *primals), False)
                 x = primals[i]
                 return g if getattr(x, "shape", None) == ans.shape else unbroadcast(g, x, ans)
 

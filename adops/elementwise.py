@@ -26,6 +26,13 @@ def tie_share(x, y, ans):
     return mask(x > y, ans) + 0.5 * mask(x == y, ans)
 
 
+def norm_share(x, norm):
+    """x / norm, and 0 where the norm is 0: a norm's derivative at the origin is its minimum-norm subgradient, 0,
+    as abs'(0) = 0 (the guarded division never forms 0/0, so nested derivatives stay 0 there too)."""
+    at_zero = norm == 0
+    return np.where(at_zero, 0, x / np.where(at_zero, 1, norm))
+
+
 # ---- unary -------------------------------------------------------------------------------------------
 elementwise("negative", (np.negative,), (MINUS_ONE,), lambda x: -x, math="d(-x) = -1")
 elementwise("positive", (np.positive,), (ONE,), lambda x: x, math="d(+x) = 1")
@@ -108,9 +115,9 @@ elementwise("minimum", (np.minimum, np.fmin),
 elementwise("arctan2", (np.arctan2,),
             (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)), sp.atan2,
             domain=(POS, POS), flops=20, math="d atan2(y,x) = (x dy - y dx)/(x^2+y^2)")
-elementwise("hypot", (np.hypot,), (lambda ans, x, y: x / ans, lambda ans, x, y: y / ans),
-            lambda x, y: sp.sqrt(x**2 + y**2), domain=(POS, POS), strong_zero=True, flops=5,
-            math="d hypot = (x dx + y dy)/ans")
+elementwise("hypot", (np.hypot,), (lambda ans, x, y: norm_share(x, ans), lambda ans, x, y: norm_share(y, ans)),
+            lambda x, y: sp.sqrt(x**2 + y**2), domain=(POS, POS), flops=5,
+            math="d hypot = (x dx + y dy)/ans; 0 at the origin, as for every norm")
 elementwise("logaddexp", (np.logaddexp,), (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
             lambda x, y: sp.log(sp.exp(x) + sp.exp(y)), flops=20,
             math="d = exp(x-ans) dx + exp(y-ans) dy")

@@ -83,12 +83,18 @@ def _lse_impl(x, axes, keepdims):
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
+def _lse_weights(x, axes):
+    # softmax over the axes, from the shifted exps: exp(x - ans) would carry ans's rounding (1e-13 at |x| = 1000)
+    e = np.exp(x - _shift(x, axes))
+    return e / np.sum(e, axis=axes, keepdims=True)
+
+
 def _lse_jvp(tangents, ans, x, axes, keepdims):
-    return np.sum(tangents[0] * np.exp(x - keep(ans, axes, keepdims)), axis=axes, keepdims=keepdims)
+    return np.sum(tangents[0] * _lse_weights(x, axes), axis=axes, keepdims=keepdims)
 
 
 def _lse_vjp(ct, ans, x, axes, keepdims):
-    return keep(ct, axes, keepdims) * np.exp(x - keep(ans, axes, keepdims))
+    return keep(ct, axes, keepdims) * _lse_weights(x, axes)
 
 
 def _sym_lse(x, axes, keepdims):

@@ -262,3 +262,69 @@ def test_stable_forms_float32():
             jf = dualad.jacfwd(f)(x)
         assert value.dtype == np.float32 and j.dtype == np.float32 and jf.dtype == np.float32, name
         assert np.all(np.isfinite(value)) and np.all(np.isfinite(j)) and np.all(np.isfinite(jf)), name
+
+
+# ---- domain edges: one convention, both engines, every nesting ------------------------------------------
+# (first derivative, second derivative) at the edge: the one-sided limit of the formula, which is what the
+# registry's partials give; a product of an infinite derivative and an exact zero is 0 (strong zero), whichever
+# op forms it, so forward and reverse agree
+EDGES = {
+    "sqrt at 0": (np.sqrt, 0.0, np.inf, -np.inf),
+    "x ** 0.5 at 0": (lambda x: x ** 0.5, 0.0, np.inf, -np.inf),
+    "x ** 1.5 at 0": (lambda x: x ** 1.5, 0.0, 0.0, np.inf),
+    "log at 0": (np.log, 0.0, np.inf, -np.inf),
+    "log2 at 0": (np.log2, 0.0, np.inf, -np.inf),
+    "log10 at 0": (np.log10, 0.0, np.inf, -np.inf),
+    "log1p at -1": (np.log1p, -1.0, np.inf, -np.inf),
+    "reciprocal at 0": (np.reciprocal, 0.0, -np.inf, np.inf),
+    "1 / x at 0": (lambda x: 1.0 / x, 0.0, -np.inf, np.inf),
+    "arcsin at 1": (np.arcsin, 1.0, np.inf, np.inf),
+    "arcsin at -1": (np.arcsin, -1.0, np.inf, -np.inf),
+    "arccos at 1": (np.arccos, 1.0, -np.inf, -np.inf),
+    "arccos at -1": (np.arccos, -1.0, -np.inf, np.inf),
+    "arctanh at 1": (np.arctanh, 1.0, np.inf, np.inf),
+    "arctanh at -1": (np.arctanh, -1.0, np.inf, -np.inf),
+    "arccosh at 1": (np.arccosh, 1.0, np.inf, -np.inf),
+    "cbrt at 0": (np.cbrt, 0.0, np.inf, 0.0),
+    "hypot(x, 0) at 0": (lambda x: np.hypot(x, 0.0), 0.0, 0.0, 0.0),
+    "norm at 0": (lambda x: np.linalg.norm(np.stack([x, 2 * x])), 0.0, 0.0, 0.0),
+    "3-norm at 0": (lambda x: np.linalg.norm(np.stack([x, 2 * x]), ord=3), 0.0, 0.0, 0.0),
+    "std of equal entries": (lambda x: np.std(np.stack([x, np.float64(1.0)])), 1.0, 0.0, 0.0),
+    "sqrt(x * x) at 0": (lambda x: np.sqrt(x * x), 0.0, 0.0, np.inf),
+    "x * log(x) at 0": (lambda x: x * np.log(x), 0.0, -np.inf, np.inf),
+}
+FIRST = {"forward": dualad.derivative, "reverse": revad.grad}
+SECOND = {"forward-over-forward": lambda f: dualad.derivative(dualad.derivative(f)),
+          "reverse-over-reverse": lambda f: revad.grad(revad.grad(f)),
+          "forward-over-reverse": lambda f: dualad.derivative(revad.grad(f)),
+          "reverse-over-forward": lambda f: revad.grad(dualad.derivative(f))}
+
+
+@pytest.mark.parametrize("order,how", [(1, k) for k in FIRST] + [(2, k) for k in SECOND])
+@pytest.mark.parametrize("edge", list(EDGES))
+def test_domain_edges_follow_one_convention(edge, order, how):
+    f, p, first, second = EDGES[edge]
+    derivative = FIRST[how](f) if order == 1 else SECOND[how](f)
+    with np.errstate(all="ignore"):
+        got = float(derivative(np.float64(p)))
+    assert got == (first if order == 1 else second), f"{edge}, {how}: {got}"
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_norms_and_std_at_zero_in_arrays(engine):
+    # the minimum-norm subgradient (0) where the norm is 0, the usual gradient elsewhere, row by row
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    g = ENGINES[engine]["grad"](lambda x: np.sum(np.linalg.norm(x, axis=1)))(x)
+    np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-15, atol=0)
+    g = ENGINES[engine]["grad"](lambda x: np.sum(np.std(x, axis=1)))(np.array([[2.0, 2.0], [1.0, 3.0]]))
+    np.testing.assert_allclose(g, [[0.0, 0.0], [-0.5, 0.5]], rtol=1e-15, atol=0)
+
+
+def test_log_of_sum_of_underflowed_exps_agrees_across_modes():
+    # NumPy's value is -inf (exp underflows to 0); both modes give the same gradient, 0 (0 * inf = 0). The stable
+    # forms nn.logsumexp and np.logaddexp.reduce give the true gradient, 1/2 each.
+    x = np.array([-1000.0, -1000.0])
+    with np.errstate(all="ignore"):
+        g = both("grad", lambda x: np.log(np.sum(np.exp(x))), x)
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+    np.testing.assert_array_equal(both("grad", nn.logsumexp, x), [0.5, 0.5])
