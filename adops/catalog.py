@@ -38,7 +38,7 @@ partials give; `tests/test_conventions.py` pins every entry in the four Hessian 
 | `np.linalg.norm` (every vector p-norm and Frobenius), `np.hypot`, `np.std` where the value is 0 | 0 | 0 |
 | `np.sqrt(x * x)` at 0 (a norm written by hand) | 0 | +inf |
 | `x * np.log(x)` at 0 | -inf | +inf |
-| `np.log(np.sum(np.exp(x)))` where every `exp` underflows | 0 (use `nn.logsumexp`: the true 1/2 each) | 0 or NaN by nesting |
+| `log(sum(exp(x)))` where every `exp` underflows | 0 (`nn.logsumexp` gives the true 1/2 each) | 0 or NaN |
 | `np.arctan2(y, x)` at the origin | NaN (discontinuous there) | 0 |
 
 Norms at 0 take their minimum-norm subgradient, 0, as `abs'(0) = 0` does; PyTorch does the same for `norm`.
