@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,15 +113,12 @@ def callable_name(fn) -> str:
 _levels = itertools.count(1)
 
 
-class _Infinities:
-    """Set when a rule has produced an infinite derivative (sqrt, log, ... at a domain edge) since the last new level.
-    Until then every derivative product is a plain ``*``; after it, products treat 0 * inf as 0, so an infinite
-    derivative meets a zero partial the same way in both modes whichever op forms the product."""
+class _Infinities(threading.local):
+    """Set when a rule has produced an infinite derivative (sqrt, log, ... at a domain edge) since the last new level
+    in this thread. Until then every derivative product is a plain ``*``; after it, products treat 0 * inf as 0, so
+    an infinite derivative meets a zero partial the same way in both modes whichever op forms the product."""
 
-    __slots__ = ("seen",)
-
-    def __init__(self):
-        self.seen = False
+    seen = False
 
 
 INFINITE = _Infinities()
