@@ -88,6 +88,7 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
     """A differentiable input leaf as a float array: ints become float64, float32 stays float32."""
     if getattr(x, "_level", None) is not None:
         return x
+    refuse_subclass(x, fn)
     arr = np.array(x, copy=copy) if copy else np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{fn}: cannot differentiate with respect to an object array or ragged list; "
@@ -102,6 +103,16 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
             raise TypeError(f"{fn}: inputs must be numbers or arrays of numbers, got {type(x).__name__}")
         arr = arr.astype(np.float64)
     return arr
+
+
+def refuse_subclass(x, fn: str) -> None:
+    """Masked arrays and np.matrix change what NumPy code means (masks, * as a matrix product); refuse them."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{fn}: masked arrays (np.ma) are not supported: their mask would be silently dropped; pass "
+                        "x.filled(value) or x.compressed(), or carry the mask as a boolean array and use np.where")
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{fn}: np.matrix is not supported (its * is a matrix product, which traced arrays do not "
+                        "follow); pass np.asarray(m) and write matrix products with @")
 
 
 def normalize_argnums(argnums, nargs: int, fn: str) -> tuple[tuple, bool]:
