@@ -49,9 +49,10 @@ class Traced:
         return self._dispatch(ufunc if method == "__call__" else (ufunc, method), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        for t in types:
-            if issubclass(t, SUBCLASSES):
-                refuse_subclass(next(a for a in args if type(a) is t), f"{self.engine}: {callable_name(func)}")
+        for a in args:  # (np.matrix and np.ma do not always show in ``types``: look at the arguments, and in lists)
+            for b in (a if type(a) in (list, tuple) else (a,)):
+                if isinstance(b, SUBCLASSES):
+                    refuse_subclass(b, f"{self.engine}: {callable_name(func)}")
         return self._dispatch(func, args, kwargs)
 
     def _dispatch(self, key, args, kwargs):

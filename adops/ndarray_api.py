@@ -29,6 +29,7 @@ def _as_dtype(array, dtype, fn):
 
 
 def _ufunc_reduce(ufunc, total, fill, has_identity):
+    """``ufunc.reduce`` as ``total`` (np.sum, ...) with NumPy's defaults; ``fill`` is the identity, if any."""
     fn = f"np.{ufunc.__name__}.reduce"
 
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
@@ -38,7 +39,8 @@ def _ufunc_reduce(ufunc, total, fill, has_identity):
             if not has_identity and initial is np._NoValue:
                 raise ValueError(f"{fn}: reduction operation '{ufunc.__name__}' does not have an identity, so to use "
                                  "a where mask one has to specify 'initial' (as in NumPy)")
-            array = np.where(where, array, fill)  # masked-out entries become constants that cannot win
+            # masked-out entries become constants that change nothing: the identity, or initial (combined below)
+            array = np.where(where, array, fill if has_identity else initial)
         result = total(array, axis=axis, keepdims=keepdims)
         return result if initial is np._NoValue else ufunc(result, initial)
 
@@ -68,8 +70,7 @@ def _reduce_samples(method):
 
 
 for _ufunc, _total, _fill, _has_identity in ((np.add, np.sum, 0.0, True), (np.multiply, np.prod, 1.0, True),
-                                             (np.maximum, np.max, -np.inf, False),
-                                             (np.minimum, np.min, np.inf, False)):
+                                             (np.maximum, np.max, None, False), (np.minimum, np.min, None, False)):
     composite(f"{_ufunc.__name__}.reduce", ((_ufunc, "reduce"),), _ufunc_reduce(_ufunc, _total, _fill, _has_identity),
               samples=_reduce_samples(_ufunc.reduce),
               math=f"np.{_total.__name__} over axis=0 by default (NumPy's ufunc.reduce), then initial")
