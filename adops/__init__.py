@@ -8,7 +8,7 @@ and test domain. ``OPS`` maps names to records; ``DISPATCH`` maps NumPy callable
 'd tanh = 1 - ans^2'
 """
 
-from . import elementwise, linalg, nn, queries, reductions, shapes  # noqa: F401  (registration happens on import)
+from . import elementwise, linalg, ndarray_api, nn, queries, reductions, shapes  # noqa: F401  (registration happens on import)
 from .core import DISPATCH, OPS, Domain, Op, Sample, call, callable_name, new_level
 from .counting import Counts, counting
 from .frontend import Traced

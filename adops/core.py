@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ def register(op: Op, *callables, parse: Callable | None = None) -> Op:
 
 def add_callable(op: Op, fn, parse: Callable | None = None) -> None:
     DISPATCH[fn] = (op, parse)
-    if isinstance(fn, np.ufunc) and parse is None:
+    if isinstance(fn, np.ufunc) and parse is None and not op.composite:  # (a composite runs its impl, traced)
         UFUNC_CALLS[fn] = op
     op.numpy = op.numpy + (fn,)
 
@@ -95,18 +96,39 @@ def add_callable(op: Op, fn, parse: Callable | None = None) -> None:
 def callable_name(fn) -> str:
     """A readable name for a registry key: ``np.sin``, ``np.add.reduce``, ``np.linalg.inv``, ``x[index]``."""
     if isinstance(fn, tuple):
-        return f"np.{fn[0].__name__}.{fn[1]}"
+        return f"{callable_name(fn[0])}.{fn[1]}"
     if isinstance(fn, str):
         return fn
     module = getattr(fn, "__module__", "") or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
-    if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy._core"):
+    if isinstance(fn, np.ufunc):
+        return _ufunc_name(fn)
+    if module == "numpy" or module.startswith("numpy._core"):
         return f"np.{fn.__name__}"
     if module.startswith("numpy.linalg"):
         return f"np.linalg.{name}"
     if module.startswith("numpy"):
         return f"{module.replace('numpy', 'np')}.{name}"
     return name
+
+
+def _ufunc_name(fn: np.ufunc) -> str:
+    """Where a ufunc lives: ``np.sin``, ``scipy.special.erf`` (ufuncs carry no module of their own)."""
+    if getattr(np, fn.__name__, None) is fn:
+        return f"np.{fn.__name__}"
+    for module in ("scipy.special", "numpy.special"):
+        mod = sys.modules.get(module)
+        if mod is not None and getattr(mod, fn.__name__, None) is fn:
+            return f"{module}.{fn.__name__}"
+    return f"the ufunc {fn.__name__!r}"
+
+
+def reject_complex(op: Op, engine: str, ans) -> None:
+    """Complex numbers are not supported: a complex value reaching a real rule would silently give wrong derivatives."""
+    what = callable_name(op.numpy[0]) if op.numpy else op.name
+    raise TypeError(f"{engine}: {what} produced a complex value (dtype {ans.dtype}); complex numbers are not "
+                    "supported under differentiation (a complex constant would pass silently through real "
+                    "rules); carry the real and imaginary parts as two real arrays")
 
 
 # ----- levels: one counter shared by every engine (JAX's trace stack, flattened) -----

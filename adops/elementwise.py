@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -19,6 +20,13 @@ UNIT = Domain(-0.9, 0.9)
 def mask(cond, like):
     """A boolean array as 0/1 in the dtype of ``like`` (keeps float32 float32)."""
     return np.asarray(cond).astype(result_dtype(like))
+
+
+def recip(y):
+    """1/y, inf at a Python 0 as NumPy gives (x / 0.0 and x / 0 are inf, never ZeroDivisionError)."""
+    if type(y) in (int, float, bool) and y == 0:  # a Python float result keeps float32 tangents float32
+        return math.copysign(math.inf, y) if type(y) is float else math.inf
+    return 1 / y
 
 
 def tie_share(x, y, ans):
@@ -93,7 +101,7 @@ elementwise("subtract", (np.subtract,), (ONE, MINUS_ONE), lambda x, y: x - y, im
             math="d(x-y) = dx - dy")
 elementwise("multiply", (np.multiply,), (lambda ans, x, y: y, lambda ans, x, y: x), lambda x, y: x * y,
             impl=operator.mul, math="d(xy) = y dx + x dy")
-elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: 1 / y, lambda ans, x, y: -ans / y),
+elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: recip(y), lambda ans, x, y: -ans / y),
             lambda x, y: x / y, impl=operator.truediv, domain=(Domain(-2, 2), POS), strong_zero=True,
             math="d(x/y) = dx/y - ans dy/y")
 elementwise("power", (np.power, np.float_power),

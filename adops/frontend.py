@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, reject_out
+from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, ndim, reject_out, shape
+from .trees import refuse_subclass
+
+SUBCLASSES = (np.ma.MaskedArray, np.matrix)  # ndarray subclasses that change what NumPy code means
 
 
 def _top(self, arrays):
@@ -25,20 +28,31 @@ def _top(self, arrays):
 class Traced:
     """Mixin giving a traced value the NumPy API. Subclasses set ``engine`` and ``mode`` for error messages."""
 
-    __slots__ = ()
+    __slots__ = ("_aliased",)  # set (True) once this array shares memory with another traced array (views)
     __array_priority__ = 1000.0
     engine = "adops"
     mode = "differentiation"
 
     # ---- protocol hooks -------------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        for a in inputs:
+            if isinstance(a, SUBCLASSES):
+                refuse_subclass(a, f"{self.engine}: {callable_name(ufunc)}")
         if method == "__call__" and not kwargs:
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
+        if method == "outer":
+            return _outer(ufunc, inputs, kwargs)
+        if method in ("at", "reduceat"):
+            _refuse_method(ufunc, method)
         return self._dispatch(ufunc if method == "__call__" else (ufunc, method), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        for a in args:  # (np.matrix and np.ma do not always show in ``types``: look at the arguments, and in lists)
+            for b in (a if type(a) in (list, tuple) else (a,)):
+                if isinstance(b, SUBCLASSES):
+                    refuse_subclass(b, f"{self.engine}: {callable_name(func)}")
         return self._dispatch(func, args, kwargs)
 
     def _dispatch(self, key, args, kwargs):
@@ -53,7 +67,10 @@ class Traced:
             arrays, params = args, NO_PARAMS
         else:
             arrays, params = parse(*args, **kwargs)
-        return _top(self, arrays)._apply(op, arrays, params)
+        out = _top(self, arrays)._apply(op, arrays, params)
+        if isinstance(out, Traced):
+            _mark_views(out, arrays)
+        return out
 
     def _no_rule(self, key, args, kwargs):
         raise TypeError(f"{callable_name(key)} has no {self.mode} rule in {self.engine}; write it with registered "
@@ -95,6 +112,8 @@ class Traced:
 
     # ---- operators ------------------------------------------------------------------------------------
     def _binary(self, name, a, b):
+        if isinstance(b if a is self else a, SUBCLASSES):
+            refuse_subclass(b if a is self else a, f"{self.engine}: np.{OPS[name].name}")
         top = self
         if isinstance(b, Traced) and b._level > self._level:
             top = b
@@ -117,7 +136,7 @@ class Traced:
     def __matmul__(self, other): return np.matmul(self, other)
     def __rmatmul__(self, other): return np.matmul(other, self)
     def __neg__(self): return self._apply(OPS["negative"], (self,), NO_PARAMS)
-    def __pos__(self): return self
+    def __pos__(self): return np.positive(self)  # a new array, as NumPy's +x
     def __abs__(self): return self._apply(OPS["abs"], (self,), NO_PARAMS)
     def __lt__(self, other): return self._binary("less", self, other)
     def __le__(self, other): return self._binary("less_equal", self, other)
@@ -128,7 +147,48 @@ class Traced:
     __hash__ = None
 
     def __getitem__(self, index):
+        if _has_bool_scalar(index):  # NumPy: a bool is a 0-d mask, a new axis of length 1 (True) or 0 (False)
+            shape_, index = expand_bool_scalars(self.shape, index)
+            return np.reshape(self, shape_)[index]
         return self._dispatch("x[index]", (self, index), NO_PARAMS)
+
+    # ---- in-place operators: NumPy's aliasing (every name bound to this array sees its new value) -------------
+    def _inplace(self, symbol, new):
+        """``self <symbol>= other`` given ``new = self <symbol> other``: this object takes the new value."""
+        leaf = self.primal
+        while isinstance(leaf, Traced):
+            leaf = leaf.primal
+        if not isinstance(leaf, np.ndarray):
+            return new  # a NumPy scalar is immutable: x += y rebinds x (as NumPy does), aliases keep the old value
+        if getattr(self, "_aliased", False):
+            raise TypeError(f"{self.engine}: x {symbol}= y on a traced array that shares memory with another one (a "
+                            "view such as x[i], x.T or x.reshape(...), or an array such a view was taken from) "
+                            "would change both in NumPy, which the engines do not follow; write x = x "
+                            f"{symbol} y for a new array (and build arrays with np.where or np.concatenate "
+                            "instead of item assignment)")
+        if shape(new) != self.shape:
+            raise ValueError(f"{self.engine}: x {symbol}= y: non-broadcastable output operand with shape "
+                             f"{self.shape} doesn't match the broadcast shape {shape(new)} (as in NumPy); write "
+                             f"x = x {symbol} y for a new array of the broadcast shape")
+        if not isinstance(new, Traced) or type(new) is not type(self) or new._level != self._level:
+            why = ("has no derivative (a piecewise constant)" if not isinstance(new, Traced) else
+                   "belongs to an inner differentiation call")
+            raise TypeError(f"{self.engine}: x {symbol}= y cannot update x in place: the result {why}; write "
+                            f"x = x {symbol} y instead")
+        if new.dtype != self.dtype:
+            new = new.astype(self.dtype)  # NumPy keeps x's dtype (same-kind casting)
+        for name in _state_slots(type(self)):
+            setattr(self, name, getattr(new, name))
+        return self
+
+    def __iadd__(self, other): return self._inplace("+", self + other)
+    def __isub__(self, other): return self._inplace("-", self - other)
+    def __imul__(self, other): return self._inplace("*", self * other)
+    def __itruediv__(self, other): return self._inplace("/", self / other)
+    def __ipow__(self, other): return self._inplace("**", self ** other)
+    def __ifloordiv__(self, other): return self._inplace("//", self // other)
+    def __imod__(self, other): return self._inplace("%", self % other)
+    def __imatmul__(self, other): return self._inplace("@", self @ other)
 
     def __setitem__(self, index, value):
         raise TypeError(f"{self.engine}: item assignment into a traced array would bypass the derivative; build "
@@ -146,7 +206,7 @@ class Traced:
     def __index__(self): self._drop("using as an index")
 
     def __array__(self, dtype=None, copy=None):
-        self._drop("np.asarray()/np.array()")
+        self._drop("np.asarray()/np.array() (also called by np.ma and np.matrix operands, which are not supported)")
 
     def __bool__(self) -> bool:
         return bool(self.primal)
@@ -163,26 +223,177 @@ class Traced:
         # a cast to integers or booleans is piecewise constant: no derivative flows through it
         return self._op("astype" if np.issubdtype(dtype, np.inexact) else "astype_discrete", self, dtype=dtype)
 
-    def sum(self, axis=None, keepdims=False, **kw): return np.sum(self, axis=axis, keepdims=keepdims, **kw)
-    def mean(self, axis=None, keepdims=False, **kw): return np.mean(self, axis=axis, keepdims=keepdims, **kw)
-    def prod(self, axis=None, keepdims=False, **kw): return np.prod(self, axis=axis, keepdims=keepdims, **kw)
-    def max(self, axis=None, keepdims=False, **kw): return np.max(self, axis=axis, keepdims=keepdims, **kw)
-    def min(self, axis=None, keepdims=False, **kw): return np.min(self, axis=axis, keepdims=keepdims, **kw)
-    def var(self, axis=None, **kw): return np.var(self, axis=axis, **kw)
-    def std(self, axis=None, **kw): return np.std(self, axis=axis, **kw)
-    def cumsum(self, axis=None): return np.cumsum(self, axis=axis)
-    def swapaxes(self, a, b): return np.swapaxes(self, a, b)
-    def ravel(self): return np.ravel(self)
-    def flatten(self): return np.ravel(self)
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        return np.sum(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        return np.mean(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        return np.prod(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+
+    def max(self, axis=None, out=None, keepdims=False, **kw):
+        return np.max(self, axis=axis, out=out, keepdims=keepdims, **kw)
+
+    def min(self, axis=None, out=None, keepdims=False, **kw):
+        return np.min(self, axis=axis, out=out, keepdims=keepdims, **kw)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+        return np.var(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+        return np.std(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
+
+    def cumsum(self, axis=None, dtype=None, out=None): return np.cumsum(self, axis=axis, dtype=dtype, out=out)
+    def cumprod(self, axis=None, dtype=None, out=None): return np.cumprod(self, axis=axis, dtype=dtype, out=out)
+    def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
+    def ravel(self, order="C"): return np.ravel(self, order)
+    def flatten(self, order="C"): return np.ravel(self, order).copy()  # a copy, as NumPy's flatten
     def squeeze(self, axis=None): return np.squeeze(self, axis=axis)
-    def dot(self, other): return np.dot(self, other)
-    def clip(self, min=None, max=None): return np.clip(self, min, max)
-    def copy(self): return self
-    def round(self, decimals=0): return np.round(self, decimals)
+    def dot(self, b, out=None): return np.dot(self, b, out)
+    def clip(self, min=None, max=None, out=None, **kw): return np.clip(self, min, max, out=out, **kw)
+    def copy(self, order="C"): return np.copy(self, order)
+    def round(self, decimals=0, out=None): return np.round(self, decimals, out)
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return np.trace(self, offset, axis1, axis2, dtype, out)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
+    def take(self, indices, axis=None, out=None, mode="raise"): return np.take(self, indices, axis, out, mode)
+    def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)
+    def conj(self): return np.conjugate(self)
+    def conjugate(self): return np.conjugate(self)
+    def nonzero(self): return np.nonzero(self)
     def __mod__(self, other): return np.remainder(self, other)
     def __rmod__(self, other): return np.remainder(other, self)
-    def argmax(self, axis=None): return np.argmax(self.primal, axis=axis)
-    def argmin(self, axis=None): return np.argmin(self.primal, axis=axis)
-    def argsort(self, axis=-1): return np.argsort(self.primal, axis=axis)
+    def __divmod__(self, other): return np.divmod(self, other)
+    def __rdivmod__(self, other): return np.divmod(other, self)
+    def argmax(self, axis=None, out=None, keepdims=False): return np.argmax(self, axis, out, keepdims=keepdims)
+    def argmin(self, axis=None, out=None, keepdims=False): return np.argmin(self, axis, out, keepdims=keepdims)
+    def argsort(self, axis=-1, kind=None, order=None): return np.argsort(self, axis, kind, order)
     def item(self): self._drop(".item()")
     def tolist(self): self._drop(".tolist()")
+
+    @property
+    def real(self):
+        return np.real(self)
+
+    @property
+    def imag(self):
+        return np.imag(self)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def view(self, dtype=None, type=None):
+        if dtype is None and type is None:
+            return self  # the same data under another name: in-place changes show through both, as in NumPy
+        raise TypeError(f"{self.engine}: x.view(dtype or type) reinterprets the array's memory, which has no "
+                        "derivative; use x.astype(dtype) to convert values, or x.view() for another name")
+
+    @property
+    def flat(self):
+        raise TypeError(f"{self.engine}: x.flat (a flat iterator) is not supported on traced arrays; use x.ravel() "
+                        "(x.ravel()[i] to read, iteration over x.ravel() to loop)")
+
+    def __round__(self, ndigits=None):
+        leaf = self.primal
+        while isinstance(leaf, Traced):
+            leaf = leaf.primal
+        if isinstance(leaf, np.ndarray):  # NumPy arrays, 0-d included, have no round(); their scalars do
+            raise TypeError(f"{self.engine}: round() of an array is a TypeError in NumPy (ndarray doesn't define "
+                            "__round__); use np.round(x, decimals)")
+        return round(leaf, ndigits)  # rounding is piecewise constant: the value with no derivative
+
+
+# ---- NumPy semantics the protocol hooks need, independent of any op --------------------------------------------
+_STATE_SLOTS: dict = {}
+
+
+def _state_slots(cls) -> tuple:
+    """The slots that hold a traced object's value (what an in-place operator replaces)."""
+    names = _STATE_SLOTS.get(cls)
+    if names is None:
+        names = tuple(n for c in cls.__mro__ for n in getattr(c, "__slots__", ())
+                      if n not in ("__weakref__", "__dict__", "_aliased"))
+        _STATE_SLOTS[cls] = names
+    return names
+
+
+def _leaf(x):
+    while isinstance(x, Traced):
+        x = x.primal
+    return x
+
+
+def _mark_views(out, arrays) -> None:
+    """Flag ``out`` and the traced inputs whose memory it shares (NumPy views), so in-place operators on either,
+    which NumPy would show through both, are refused instead of silently changing only one."""
+    leaf = _leaf(out)
+    if getattr(leaf, "base", None) is None:
+        return
+    for a in arrays:
+        if isinstance(a, Traced):
+            other = _leaf(a)
+            if isinstance(other, np.ndarray) and np.may_share_memory(leaf, other):
+                out._aliased = True
+                a._aliased = True
+
+
+def _outer(ufunc, inputs, kwargs):
+    """``ufunc.outer(a, b)``: every pair, i.e. ``ufunc(a[..., None, ..., None], b)`` with one new axis per axis of b."""
+    name = f"{callable_name(ufunc)}.outer"
+    if len(inputs) != 2:
+        raise TypeError(f"{name}: takes exactly two arrays, got {len(inputs)}")
+    reject_out(name, **kwargs)
+    a, b = inputs
+    return ufunc(np.reshape(a, shape(a) + (1,) * ndim(b)), b)
+
+
+def _refuse_method(ufunc, method):
+    name = f"{callable_name(ufunc)}.{method}"
+    if method == "at":
+        raise TypeError(f"{name}(a, indices, b) writes into a in place, which differentiation cannot follow; build "
+                        "the result as a new array instead (e.g. a + a sum of one-hot terms, or np.where)")
+    raise TypeError(f"{name} has no rule under differentiation; reduce each slice with "
+                    f"{callable_name(ufunc)}.reduce (e.g. {callable_name(ufunc)}.reduce(x[i:j])) and np.stack "
+                    "the results")
+
+
+def _is_bool_scalar(i) -> bool:
+    return isinstance(i, (bool, np.bool_)) or (isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype == np.bool_)
+
+
+def _has_bool_scalar(index) -> bool:
+    if type(index) is tuple:
+        return any(_is_bool_scalar(i) for i in index)
+    return _is_bool_scalar(index)
+
+
+def expand_bool_scalars(xshape: tuple, index) -> tuple:
+    """Rewrite an index holding Python/0-d bools as NumPy reads it: each bool adds an axis of length 1 where it
+    stands, indexed by the integer array ``[0]`` (True) or ``[]`` (False). Returns (reshaped shape, new index)."""
+    items = index if isinstance(index, tuple) else (index,)
+
+    def consumed(i):
+        if i is None or i is Ellipsis or _is_bool_scalar(i):
+            return 0
+        if isinstance(i, (np.ndarray, list)) and np.asarray(i).dtype == np.bool_:
+            return np.ndim(i)
+        return 1
+
+    used = sum(consumed(i) for i in items)
+    new_shape, new_index, axis = list(xshape), [], 0
+    for i in items:
+        if _is_bool_scalar(i):
+            new_shape.insert(axis, 1)
+            new_index.append(np.zeros(1 if i else 0, dtype=np.intp))
+            axis += 1
+            continue
+        new_index.append(i)
+        axis += (len(xshape) - used) if i is Ellipsis else consumed(i)
+    return tuple(new_shape), tuple(new_index)

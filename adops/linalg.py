@@ -22,7 +22,7 @@ from .core import (
     shape,
     sum_to,
 )
-from .derive import bilinear, composite, linear
+from .derive import STRONG_PRODUCT, bilinear, composite, linear
 from .symbolic import as_objects, matrices
 
 # ---- matmul: vectors are promoted to matrices by the primal's rank, so batch axes pass through ------------
@@ -428,19 +428,42 @@ def _parse_det(a):
     return (a,), {}
 
 
+def cofactors(a, det=None):
+    """C = det(A) A^-T, the gradient of det; from the minors where A is singular (C exists there, A^-1 does not)."""
+    try:
+        inv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        n = shape(a)[-1]
+        if n == 1:
+            return np.ones(shape(a))
+        keep = np.array([[j for j in range(n) if j != i] for i in range(n)])  # (n, n-1): the other indices
+        minors = a[..., keep[:, None, :, None], keep[None, :, None, :]]  # (..., n, n, n-1, n-1)
+        return np.linalg.det(minors) * (-1.0) ** np.add.outer(np.arange(n), np.arange(n))
+    return np.expand_dims(np.linalg.det(a) if det is None else det, (-2, -1)) * _mT(inv)
+
+
+def inverse_transpose(a):
+    """A^-T, the gradient of log|det A|; C / det where A is singular (infinite there, as log|det| falls to -inf)."""
+    try:
+        return _mT(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cofactors(a) / np.expand_dims(np.linalg.det(a), (-2, -1))
+
+
 def _det_jvp(tangents, ans, a):
-    # d det = det * tr(A^-1 dA)
-    return ans * np.sum(_mT(np.linalg.inv(a)) * tangents[0], axis=(-2, -1))
+    # d det = tr(adj(A) dA) = sum(C * dA), C = det A^-T the cofactor matrix
+    return np.sum(cofactors(a, ans) * tangents[0], axis=(-2, -1))
 
 
 def _det_vjp(ct, ans, a):
-    return np.expand_dims(ct * ans, (-2, -1)) * _mT(np.linalg.inv(a))
+    return np.expand_dims(ct, (-2, -1)) * cofactors(a, ans)
 
 
 register(Op("linalg.det", np.linalg.det, _det_jvp, (_det_vjp,), matrices(lambda m: m.det()),
             lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
             (Sample(((3, 3),), _spd_call(np.linalg.det)), Sample(((2, 2, 2),), _spd_call(np.linalg.det), "stacked")),
-            math="d det = det tr(A^-1 dA); A_bar = c det A^-T"),
+            math="d det = tr(adj(A) dA); A_bar = c C, C = det A^-T the cofactors (minors if singular)"),
          np.linalg.det, parse=_parse_det)
 
 
@@ -490,13 +513,24 @@ register(Op("linalg.cholesky", np.linalg.cholesky, _cholesky_jvp, (_cholesky_vjp
          np.linalg.cholesky, parse=_parse_cholesky)
 
 
+def _strong(t, g):
+    """t * g, with an exact 0 where t is 0 even if g is infinite (a singular A: A^-T = C / 0)."""
+    return t * g if np.isfinite(_leaf(g)).all() else call(STRONG_PRODUCT, t, g)
+
+
+def _leaf(x):
+    while getattr(x, "_level", None) is not None:
+        x = x.primal
+    return x
+
+
 def _logabsdet_jvp(tangents, ans, a):
     # d log|det A| = tr(A^-1 dA)
-    return np.sum(_mT(np.linalg.inv(a)) * tangents[0], axis=(-2, -1))
+    return np.sum(_strong(tangents[0], inverse_transpose(a)), axis=(-2, -1))
 
 
 def _logabsdet_vjp(ct, ans, a):
-    return np.expand_dims(ct, (-2, -1)) * _mT(np.linalg.inv(a))
+    return _strong(np.expand_dims(ct, (-2, -1)), inverse_transpose(a))
 
 
 LOGABSDET = register(Op("logabsdet", lambda a: np.linalg.slogdet(a)[1], _logabsdet_jvp, (_logabsdet_vjp,),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .core import Domain, Op, Sample, ndim, normalize_axes, normalize_axis, register, reject_out, shape
@@ -50,7 +52,7 @@ def _reduce_cost(*shapes, **params):
     return int(np.prod(shapes[0], dtype=np.int64))
 
 
-linear("sum", (np.sum, (np.add, "reduce")), _sum_impl,
+linear("sum", (np.sum,), _sum_impl,
        (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims),),
        parse=_parse_reduce("sum"), samples=_samples(np.sum), cost=_reduce_cost,
        sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims),
@@ -99,7 +101,7 @@ register(Op("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=kee
             _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1, 0, 1], dtype=x.dtype)),
                                         "prod with a zero"),),
             math="d prod = sum_i (prod_{j!=i} x_j) dx_i"),
-         np.prod, (np.multiply, "reduce"), parse=_parse_reduce("prod"))
+         np.prod, parse=_parse_reduce("prod"))
 
 
 def _extreme(name, fn, pick):
@@ -118,8 +120,7 @@ def _extreme(name, fn, pick):
                 lambda x, axes, keepdims: select_ties(x, axes, keepdims, pick), _reduce_cost,
                 Domain(kinks=("tie",)), _samples(fn) + (Sample(((4,),), lambda x: fn(x * 0 + 1.5), "all tied"),),
                 math="the winners share the derivative equally"),
-             fn, *((np.amax,) if fn is np.max else (np.amin,)),
-             (np.maximum if fn is np.max else np.minimum, "reduce"), parse=_parse_reduce(name))
+             fn, *((np.amax,) if fn is np.max else (np.amin,)), parse=_parse_reduce(name))
 
 
 _extreme("max", np.max, np.max)
@@ -134,7 +135,7 @@ def _parse_cumsum(a, axis=None, dtype=None, out=None):
     return (a,), {"axis": normalize_axis(axis, ndim(a), "np.cumsum")}
 
 
-linear("cumsum", (np.cumsum, (np.add, "accumulate")), lambda x, axis: np.cumsum(x, axis=axis),
+linear("cumsum", (np.cumsum,), lambda x, axis: np.cumsum(x, axis=axis),
        (lambda ct, ans, x, axis: np.flip(np.cumsum(np.flip(ct, axis), axis=axis), axis),),
        parse=_parse_cumsum, cost=_reduce_cost,
        samples=(Sample(((5,),), np.cumsum), Sample(((3, 4),), lambda x: np.cumsum(x, axis=0), "axis=0"),
@@ -143,15 +144,25 @@ linear("cumsum", (np.cumsum, (np.add, "accumulate")), lambda x, axis: np.cumsum(
 
 
 # ---- composites: their derivatives come from the primitives they call -----------------------------------
-def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
-    reject_out("np.var", out, dtype=dtype, **unused)
-    centred = a - np.mean(a, axis=axis, keepdims=True)
-    axes = normalize_axes(axis, ndim(a), "np.var")
-    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / (_size(shape(a), axes) - ddof)
+def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None,
+         fn="np.var"):
+    reject_out(fn, out, dtype=dtype, where=where)
+    if correction is not None and correction is not np._NoValue:
+        if ddof != 0:
+            raise ValueError(f"{fn}: ddof and correction can't be provided simultaneously")
+        ddof = correction
+    axes = normalize_axes(axis, ndim(a), fn)
+    centred = a - (np.mean(a, axis=axis, keepdims=True) if mean is None or mean is np._NoValue else mean)
+    count = _size(shape(a), axes) - ddof
+    if count <= 0:  # as NumPy: divide by max(n - ddof, 0), giving inf or nan, with its warning
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
+        count = 0
+    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / count
 
 
-def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unused):
-    return _norm_root(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **unused), 2)
+def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+    return _norm_root(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, fn="np.std", **kwargs),
+                      2)
 
 
 def _norm_root(s, p):

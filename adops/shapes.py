@@ -444,6 +444,17 @@ register(Op("sort", lambda x, axis: np.sort(x, axis=axis), _sort_jvp, (_sort_vjp
 
 # ---- composites -----------------------------------------------------------------------------------------
 def _ravel(a, order="C"):
+    if order in ("A", "K") and ndim(a) > 1:  # memory order: read it from the primal NumPy computed
+        leaf = a
+        while getattr(leaf, "_level", None) is not None:
+            leaf = leaf.primal
+        flags = np.asarray(leaf).flags
+        if order == "K" and not (flags.c_contiguous or flags.f_contiguous):
+            raise TypeError("np.ravel: order='K' of a non-contiguous traced array is not supported; use order='C' "
+                            "or 'F'")
+        order = "F" if flags.f_contiguous and not flags.c_contiguous else "C"
+    if order == "F":  # column-major: the transpose read row by row
+        return np.reshape(np.transpose(a), (-1,))
     return np.reshape(a, (-1,), order=order)
 
 

@@ -88,6 +88,7 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
     """A differentiable input leaf as a float array: ints become float64, float32 stays float32."""
     if getattr(x, "_level", None) is not None:
         return x
+    refuse_subclass(x, fn)
     arr = np.array(x, copy=copy) if copy else np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{fn}: cannot differentiate with respect to an object array or ragged list; "
@@ -102,6 +103,16 @@ def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
             raise TypeError(f"{fn}: inputs must be numbers or arrays of numbers, got {type(x).__name__}")
         arr = arr.astype(np.float64)
     return arr
+
+
+def refuse_subclass(x, fn: str) -> None:
+    """Masked arrays and np.matrix change what NumPy code means (masks, * as a matrix product); refuse them."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{fn}: masked arrays (np.ma) are not supported: their mask would be silently dropped; pass "
+                        "x.filled(value) or x.compressed(), or carry the mask as a boolean array and use np.where")
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{fn}: np.matrix is not supported (its * is a matrix product, which traced arrays do not "
+                        "follow); pass np.asarray(m) and write matrix products with @")
 
 
 def normalize_argnums(argnums, nargs: int, fn: str) -> tuple[tuple, bool]:
@@ -129,13 +140,30 @@ def check_callable(f, fn: str) -> None:
         raise TypeError(f"{fn}: expected a function to differentiate, got {type(f).__name__}")
 
 
-def check_chunk(chunk_size, fn: str) -> int | None:
-    """A positive chunk size, or None for all directions in one pass."""
-    if chunk_size is None:
-        return None
+CHUNK_BUDGET = 1 << 23  # seed entries per pass of a default ("auto") Jacobian: 64 MiB of float64
+
+
+def check_chunk(chunk_size, fn: str) -> int | str | None:
+    """A positive chunk size, None for all directions in one pass, or "auto" (see ``chunk_width``)."""
+    if chunk_size is None or (isinstance(chunk_size, str) and chunk_size == "auto"):
+        return chunk_size
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"{fn}: chunk_size must be a positive integer or None, got {chunk_size!r}")
+        raise ValueError(f"{fn}: chunk_size must be a positive integer, None (one pass) or 'auto', got "
+                         f"{chunk_size!r}")
     return int(chunk_size)
+
+
+def chunk_width(chunk, k: int, size: int) -> int:
+    """Directions per pass for ``k`` directions over inputs (forward) or outputs (reverse) of ``size`` entries.
+
+    "auto" keeps each pass's seed under ``CHUNK_BUDGET`` entries, so a pass holds a bounded multiple of one
+    evaluation (one direction at least) whatever k is; None is all k at once.
+    """
+    if chunk is None:
+        return k
+    if chunk == "auto":
+        return max(1, min(k, CHUNK_BUDGET // max(size, 1)))
+    return min(chunk, k)
 
 
 def one_hot(width: int, size: int, start: int, offset: int, dtype) -> np.ndarray:

@@ -13,6 +13,7 @@ from adops.trees import (
     as_input,
     check_callable,
     check_chunk,
+    chunk_width,
     flatten,
     leaf_dtype,
     leaf_shape,
@@ -107,7 +108,7 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_a
         in_defs.append((len(leaves), d))
     sizes = [math.prod(leaf_shape(leaf)) for leaf in in_leaves]
     n = sum(sizes)
-    width_max = n if chunk is None else min(chunk, n)
+    width_max = chunk_width(chunk, n, n)
     columns, out_def, out_primals = None, None, None
     for start in range(0, max(n, 1), max(width_max, 1)):
         stop = min(n, start + width_max)
@@ -164,11 +165,14 @@ def _like_inputs(g, args, argnums):
     return fixed[0] if single else tuple(fixed)
 
 
-def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
+def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
+           has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
-    All n input directions go through ``f`` in one vectorized pass by default; ``chunk_size=k`` uses
-    ceil(n/k) passes of k directions (less memory).
+    ``chunk_size=k`` uses ceil(n/k) passes of k input directions; ``None`` puts all n through ``f`` in one
+    vectorized pass (n times the memory of one evaluation). The default, ``"auto"``, takes as many directions
+    per pass as keep the seed under ``adops.trees.CHUNK_BUDGET`` entries (all n for n up to 2896), so memory
+    stays bounded at any n.
 
     Examples
     --------
@@ -186,8 +190,11 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None,
     return jac
 
 
-def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
+         has_aux: bool = False) -> Callable:
     """The gradient of a scalar ``f`` computed by forward passes (n directions; for comparison with reverse mode).
+
+    ``chunk_size`` as for ``jacfwd``: by default the passes are chunked to keep memory bounded.
 
     Examples
     --------

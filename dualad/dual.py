@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adops.core import reject_complex
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
 
@@ -55,6 +56,9 @@ class Dual(Traced):
         jvp = op.jvp
         if jvp is None:
             return ans
+        dt = getattr(ans, "dtype", None)
+        if dt is not None and dt.kind == "c":
+            reject_complex(op, "dualad", ans)
         if STATE.on:
             record(op, primals, params)
             tangent = run_rule("jvp", op, jvp, tangents, ans, primals, params)

@@ -16,6 +16,7 @@ from adops.trees import (
     as_input,
     check_callable,
     check_chunk,
+    chunk_width,
     flatten,
     leaf_dtype,
     leaf_shape,
@@ -187,11 +188,13 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
     return gradient
 
 
-def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, has_aux: bool = False) -> Callable:
+def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
+           has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
 
-    ``f`` runs once; all m output rows are swept back together by default (one vectorized sweep), or
-    ``chunk_size`` rows at a time (ceil(m/chunk) sweeps).
+    ``f`` runs once; ``chunk_size`` output rows are swept back at a time (ceil(m/chunk) sweeps); ``None`` sweeps
+    all m together. The default, ``"auto"``, sweeps as many as keep the seed under ``adops.trees.CHUNK_BUDGET``
+    entries (all m for m up to 2896).
 
     Examples
     --------
@@ -210,7 +213,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None,
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
         sizes = [math.prod(leaf_shape(p)) for p in out_primals]
         m = sum(sizes)
-        width_max = m if chunk is None else min(chunk, m)
+        width_max = chunk_width(chunk, m, m)
         rows = None
         for start in range(0, max(m, 1), max(width_max, 1)):
             stop = min(m, start + width_max)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.core import new_level
+from adops.core import new_level, reject_complex
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
 
@@ -58,6 +58,9 @@ class Tracer(Traced):
         ans = op.impl(*primals, **params) if params else op.impl(*primals)
         if op.jvp is None:
             return ans
+        dt = getattr(ans, "dtype", None)
+        if dt is not None and dt.kind == "c":
+            reject_complex(op, "revad", ans)
         if STATE.on:
             record(op, primals, params)
         tape = self._tape

@@ -194,5 +194,4 @@ def test_small_api_corners():
     x = rng.normal(size=(2, 3, 2))
     assert oracle.relative_error(revad.jacrev(f)(x), oracle.jacobian(f, x)) < 1e-12
     np.testing.assert_array_equal(revad.grad(lambda x: np.sum(x.round() * x))(np.array([0.4, 1.6])), [0.0, 2.0])
-    with pytest.raises(TypeError, match="np.remainder"):
-        revad.grad(lambda x: np.sum(x % 2.0))(np.ones(2))
+    np.testing.assert_array_equal(revad.grad(lambda x: np.sum(x % 2.0))(np.ones(2)), [1.0, 1.0])

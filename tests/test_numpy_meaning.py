@@ -1,0 +1,446 @@
+"""A traced function computes what the same NumPy code computes (values, shapes, defaults, aliasing), or refuses
+with a clear error: each construct of issue 10 in both engines, against NumPy's value, the oracle and finite
+differences, and under nesting where it is a derivative question."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.special
+
+import adops.trees
+import dualad
+import revad
+from compare import oracle
+
+A = np.array([[1.0, 2.0], [3.0, 4.0]])
+rng = np.random.default_rng(10)
+X34 = rng.normal(size=(3, 4))
+P34 = rng.uniform(0.5, 1.5, size=(3, 4))
+V5 = rng.normal(size=5)
+SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+
+
+def fd_jacobian(f, x, h=1e-6):
+    """Central differences, column by column: out.shape + x.shape."""
+    x = np.asarray(x, dtype=float)
+    cols = []
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = h
+        e = e.reshape(x.shape)
+        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * h))
+    out_shape = np.shape(cols[0])
+    return np.moveaxis(np.array(cols), 0, -1).reshape(out_shape + x.shape)
+
+
+def agree(f, x, tol=1e-9, fd_tol=1e-6, hessians=False, use_oracle=True):
+    """NumPy's value and shape in both engines; both Jacobians equal to the oracle's and to finite differences."""
+    expected = np.asarray(f(x.copy()))
+    for out in (dualad.jvp(f, (x.copy(),), (np.ones_like(x),))[0], revad.vjp(f, x.copy())[0]):
+        assert np.shape(out) == expected.shape
+        np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13)
+    numeric = fd_jacobian(f, x)
+    exact = oracle.jacobian(f, x) if use_oracle else numeric
+    np.testing.assert_allclose(numeric, exact, rtol=fd_tol, atol=fd_tol)
+    for jac in (dualad.jacfwd(f)(x.copy()), revad.jacrev(f)(x.copy())):
+        assert oracle.relative_error(jac, exact) < (tol if use_oracle else fd_tol)
+    if hessians:
+        s = lambda x: np.sum(np.sin(f(x)))
+        H = oracle.hessian(s, x)
+        for h in (dualad.hessian(s)(x), revad.hessian(s)(x), dualad.jacfwd(revad.grad(s))(x),
+                  revad.jacrev(dualad.grad(s))(x)):
+            assert oracle.relative_error(h, H) < tol
+
+
+def both_grads(f, x):
+    return dualad.grad(f)(x.copy()), revad.grad(f)(x.copy())
+
+
+# ---- ufunc methods follow NumPy's defaults ------------------------------------------------------------------------
+def test_issue_example_add_reduce_is_axis_0():
+    f = lambda x: np.sum(np.add.reduce(x) ** 2)
+    assert f(A) == 52.0
+    for g in both_grads(f, A):
+        np.testing.assert_array_equal(g, [[8.0, 12.0], [8.0, 12.0]])
+
+
+UFUNC_METHODS = [
+    ("add.reduce", lambda x: np.add.reduce(x)),
+    ("add.reduce axis=1 keepdims", lambda x: np.add.reduce(x, axis=1, keepdims=True)),
+    ("add.reduce axis=None", lambda x: np.add.reduce(x, axis=None)),
+    ("add.reduce initial", lambda x: np.add.reduce(x, initial=2.5)),
+    ("add.reduce where", lambda x: np.add.reduce(x, axis=1, where=np.array([True, False, True, True]))),
+    ("add.reduce dtype", lambda x: np.add.reduce(x, dtype=np.float64)),
+    ("multiply.reduce", lambda x: np.multiply.reduce(x)),
+    ("multiply.reduce initial where", lambda x: np.multiply.reduce(x, 1, initial=2.0,
+                                                                   where=np.array([True, False, True, True]))),
+    ("maximum.reduce", lambda x: np.maximum.reduce(x)),
+    ("maximum.reduce where initial", lambda x: np.maximum.reduce(x, axis=0, initial=-0.1,
+                                                                 where=np.array([[True], [False], [True]]))),
+    ("minimum.reduce axis=1", lambda x: np.minimum.reduce(x, axis=1)),
+    ("add.accumulate", lambda x: np.add.accumulate(x)),
+    ("add.accumulate axis=1", lambda x: np.add.accumulate(x, axis=1)),
+    ("multiply.accumulate", lambda x: np.multiply.accumulate(x)),
+    ("add.outer", lambda x: np.add.outer(x[0], x[1:])),
+    ("multiply.outer", lambda x: np.multiply.outer(x[:, 0], x)),
+    ("subtract.outer", lambda x: np.subtract.outer(x[0], 1.5)),
+]
+
+
+@pytest.mark.parametrize("name,f", UFUNC_METHODS, ids=[c[0] for c in UFUNC_METHODS])
+def test_ufunc_methods_match_numpy(name, f):
+    agree(f, P34)
+
+
+def test_ufunc_methods_nested():
+    agree(lambda x: np.multiply.reduce(x) * np.add.accumulate(x)[-1], P34, hessians=True)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: np.add.reduceat(x, [0, 2]), "np.add.reduceat"),
+    (lambda x: np.add.at(x, [0, 1], 1.0), r"np.add.at\(a, indices, b\) writes into a in place"),
+    (lambda x: np.subtract.reduce(x), "np.subtract.reduce has no"),
+    (lambda x: np.maximum.reduce(x, where=np.array([True, False, True, True])), "initial"),
+    (lambda x: np.add.reduce(x, dtype=np.int64), "dtype=int64"),
+    (lambda x: np.add.reduce(x, out=np.zeros(4)), "out="),
+])
+def test_ufunc_methods_refused_clearly(call, match):
+    for transform in (dualad.grad, revad.grad):
+        with pytest.raises((TypeError, ValueError), match=match):
+            transform(lambda x: np.sum(call(x)))(P34.copy())
+
+
+# ---- bools in an index --------------------------------------------------------------------------------------------
+BOOL_INDICES = [True, False, np.array(True), np.array(False), np.True_, (Ellipsis, True), (Ellipsis, False),
+                ([0, 2], True), (True, [1, 2]), (0, True, 1), (slice(None), True, [1, 2]), (True, True),
+                (None, True), (True, 0), (X34 > 0, True)]
+
+
+@pytest.mark.parametrize("index", BOOL_INDICES, ids=[repr(i) for i in range(len(BOOL_INDICES))])
+def test_bool_scalars_in_an_index(index):
+    agree(lambda x: x[index] * x[index], X34)
+
+
+@pytest.mark.parametrize("index", [True, False, np.array(True), (Ellipsis, True), (None, False)])
+def test_bool_scalars_index_0d(index):
+    x = np.array(1.5)
+    agree(lambda x: x[index] ** 3, x)
+    g = [np.sum(x[index]) * 0 + 3 * 1.5**2 if np.size(x[index]) else 0.0]
+    for grad in both_grads(lambda x: np.sum(x[index] ** 3), x):
+        assert np.shape(grad) == () and float(grad) == g[0]
+
+
+def test_issue_example_bool_gradient_shape():
+    for g in both_grads(lambda v: np.sum(v[True] ** 2), A):
+        np.testing.assert_array_equal(g, 2 * A)
+    np.testing.assert_array_equal(revad.jacrev(lambda v: v[True])(A), dualad.jacfwd(lambda v: v[True])(A))
+    assert revad.jacrev(lambda v: v[True])(A).shape == (1, 2, 2, 2, 2)
+
+
+# ---- complex values are refused -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("f", [lambda x: np.abs(x * (1 + 2j)) ** 2, lambda x: np.abs(x * (1 + 1j)),
+                               lambda x: np.sum(np.abs(np.exp(1j * x))), lambda x: np.abs(x + np.array([1j]))],
+                         ids=["mul", "abs", "exp", "array"])
+def test_complex_constants_are_refused(f):
+    for transform in (dualad.grad, revad.grad, dualad.derivative):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no ComplexWarning on the way: the error comes first
+            with pytest.raises(TypeError, match="complex"):
+                transform(f)(1.0)
+
+
+# ---- in-place operators: NumPy's aliasing -------------------------------------------------------------------------
+def test_issue_example_alias_sees_in_place_change():
+    def f(x):
+        y = x
+        y += 1
+        return np.sum(x * x)
+
+    x = np.array([1.0, 2.0, 3.0])
+    assert f(x.copy()) == 29.0
+    agree(f, x, hessians=True)
+    for g in both_grads(f, x):
+        np.testing.assert_allclose(g, 2 * (x + 1))
+
+
+IN_PLACE = [
+    ("all operators", lambda x: _chain(x)),
+    ("accumulator loop", lambda x: _accumulate(x)),
+    ("scalar rebinds", lambda x: _scalar_alias(x)),
+    ("0-d array aliases", lambda x: _zero_d_alias(x)),
+    ("copy is independent", lambda x: _copy_independent(x)),
+    ("+x is a copy", lambda x: _pos_independent(x)),
+    ("matmul", lambda x: _imatmul(x)),
+]
+
+
+def _chain(x):
+    y = x * 1.0
+    z = y
+    y += x
+    y -= 0.5
+    y *= x
+    y /= 2.0
+    y **= 2
+    y %= 3.0
+    return z + x
+
+
+def _accumulate(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.sin(x[i])
+    return s
+
+
+def _scalar_alias(x):
+    s = np.sum(x)  # a NumPy scalar: immutable, so += rebinds and t keeps the old value
+    t = s
+    s += 1.0
+    return s * t
+
+
+def _zero_d_alias(x):
+    s = np.reshape(np.sum(x), ())  # a 0-d array (not a scalar): += changes the array, so t sees it
+    t = s
+    s += x[0]
+    return s * t
+
+
+def _copy_independent(x):
+    y = x.copy()
+    y += 1
+    z = np.copy(x)
+    z *= 2
+    return x + y + z
+
+
+def _pos_independent(x):
+    y = +x
+    y += 1
+    return x * y
+
+
+def _imatmul(x):
+    m = np.reshape(x[:4], (2, 2)) * 1.0
+    m @= np.array([[1.0, 2.0], [0.5, -1.0]])
+    return m
+
+
+@pytest.mark.parametrize("name,f", IN_PLACE, ids=[c[0] for c in IN_PLACE])
+def test_in_place_operators(name, f):
+    # the oracle holds every value as an array, so it cannot tell NumPy scalars (rebound by +=) from 0-d arrays
+    agree(f, V5 + 3.0, use_oracle="0-d" not in name and "scalar" not in name)
+
+
+def test_in_place_keeps_dtype_and_shape():
+    x32 = np.array([1.0, 2.0], dtype=np.float32)
+
+    def f(x):
+        y = x * 1
+        y += np.float64(0.5) * np.ones(2)
+        return y
+
+    assert dualad.jvp(f, (x32,), (np.ones(2, np.float32),))[0].dtype == np.float32
+    assert revad.vjp(f, x32)[0].dtype == np.float32
+
+    def grow(x):
+        y = x * 1
+        y += np.ones((2, 2))
+        return y
+
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(ValueError, match="non-broadcastable output operand"):
+            transform(grow)(np.ones(2))
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: (lambda v: (v.__iadd__(1.0), x)[1])(x[0]),  # a view changed in place would change x
+    lambda x: (lambda v: (x.__imul__(2.0), v)[1])(x[0]),  # x changed in place would change its view
+    lambda x: (lambda v: (v.__isub__(1.0), x)[1])(x.T),
+    lambda x: (lambda v: (v.__iadd__(1.0), x)[1])(np.reshape(x, -1)),
+], ids=["view", "base", "transpose", "reshape"])
+def test_in_place_on_views_is_refused(f):
+    x = X34.copy()
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(TypeError, match="shares memory"):
+            transform(f)(x)
+
+
+def test_item_assignment_still_refused():
+    def f(x):
+        x[0] = 1.0
+        return x
+
+    def g(x):
+        x[1] += 1.0
+        return x
+
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(TypeError, match="item assignment"):
+            transform(f)(V5)
+        with pytest.raises(TypeError, match="item assignment"):
+            transform(g)(V5)
+        with pytest.raises(TypeError, match="item assignment|shares memory"):
+            transform(g)(X34)
+
+
+# ---- masked arrays and np.matrix ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("f,x", [
+    (lambda x: np.sum(x * x), np.ma.array([1.0, 2.0, 3.0], mask=[False, True, False])),
+    (lambda x: np.sum(x * x), np.matrix([[1.0, 2.0], [3.0, 4.0]])),
+    (lambda x: np.sum(x * np.ma.array([1.0, 2.0], mask=[False, True])), np.ones(2)),
+    (lambda x: np.sum(np.ma.array([1.0, 2.0], mask=[False, True]) * x), np.ones(2)),
+    (lambda x: np.sum(np.add(x, np.ma.array([1.0, 2.0], mask=[False, True]))), np.ones(2)),
+    (lambda x: np.sum(np.matrix([[1.0, 2.0], [3.0, 4.0]]) * x), np.ones((2, 2))),
+    (lambda x: np.sum(x * np.matrix([[1.0, 2.0], [3.0, 4.0]])), np.ones((2, 2))),
+    (lambda x: np.sum(np.concatenate([x, np.matrix([[1.0, 2.0]])])), np.ones((1, 2))),
+], ids=["ma input", "matrix input", "ma const", "ma const left", "ma const add", "matrix const left",
+        "matrix const", "matrix concatenate"])
+def test_masked_and_matrix_refused(f, x):
+    for transform in (dualad.grad, revad.grad):
+        with pytest.raises(TypeError, match=r"np\.ma|np\.matrix"):
+            transform(f)(x)
+
+
+# ---- crashes where NumPy has an answer ----------------------------------------------------------------------------
+@pytest.mark.parametrize("f", [lambda x: x / 0.0, lambda x: x / 0, lambda x: x / -0.0, lambda x: np.divide(x, 0)],
+                         ids=["0.0", "0", "-0.0", "np.divide"])
+def test_division_by_zero_is_inf(f):
+    x = np.array([1.0, -2.0])
+    with np.errstate(divide="ignore"):
+        expected = f(x)
+        for jac in (dualad.jacfwd(f)(x), revad.jacrev(f)(x)):
+            np.testing.assert_array_equal(np.diag(jac), expected / x)  # d(x/0)/dx = 1/0: inf, signed
+            np.testing.assert_array_equal(jac[0, 1], 0.0)
+        np.testing.assert_array_equal(dualad.jvp(f, (x,), (np.ones(2),))[0], expected)
+
+
+@pytest.mark.parametrize("fn", [np.var, np.std])
+@pytest.mark.parametrize("ddof", [2, 3, 2.5])
+def test_var_std_ddof_at_least_n(fn, ddof):
+    x = np.array([1.0, 2.0])
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        expected = fn(x, ddof=ddof)
+    for transform in (lambda f: dualad.jvp(f, (x,), (np.ones(2),))[0], lambda f: revad.vjp(f, x)[0]):
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"), np.errstate(divide="ignore"):
+            np.testing.assert_array_equal(transform(lambda x: fn(x, ddof=ddof)), expected)
+    with pytest.warns(RuntimeWarning), np.errstate(all="ignore"):
+        for g in both_grads(lambda x: fn(x, ddof=ddof), x):  # the function is +inf all around the point
+            assert g.shape == (2,) and (fn is np.std or not np.isfinite(g).any())
+
+
+def test_var_std_keywords_named_and_supported():
+    x = V5
+    agree(lambda x: np.std(x, mean=np.mean(x, keepdims=True)), x)
+    agree(lambda x: np.var(x, correction=1), x)
+    assert abs(revad.grad(lambda x: np.var(x, correction=1))(x) - 2 * (x - x.mean()) / 4).max() < 1e-14
+    for transform in (dualad.grad, revad.grad):
+        with pytest.raises(TypeError, match="np.std: argument"):
+            transform(lambda x: np.std(x, where=x > 0))(x)
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
+    for g in both_grads(np.linalg.det, SINGULAR):
+        np.testing.assert_allclose(g, [[4.0, -2.0], [-2.0, 1.0]], atol=1e-15)
+    B = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 1.0, 1.0]])
+    cof = np.array([[-2.0, 4.0, -2.0], [1.0, -2.0, 1.0], [0.0, 0.0, 0.0]])  # (JAX gives the same)
+    for g in both_grads(np.linalg.det, B):
+        np.testing.assert_allclose(g, cof, atol=1e-14)
+    np.testing.assert_allclose(oracle.jacobian(np.linalg.det, B), cof, atol=1e-14)
+    H = oracle.hessian(np.linalg.det, SINGULAR)  # det is quadratic for 2x2: [[0,0,0,1],[0,0,-1,0],...]
+    for h in (dualad.hessian(np.linalg.det)(SINGULAR), revad.hessian(np.linalg.det)(SINGULAR),
+              dualad.jacfwd(revad.grad(np.linalg.det))(SINGULAR),
+              revad.jacrev(dualad.grad(np.linalg.det))(SINGULAR)):
+        np.testing.assert_allclose(h, H, atol=1e-14)
+    stack = np.stack([SINGULAR, A])
+    for jac in (dualad.jacfwd(np.linalg.det)(stack), revad.jacrev(np.linalg.det)(stack)):
+        np.testing.assert_allclose(jac[0, 0], [[4.0, -2.0], [-2.0, 1.0]], atol=1e-15)
+        np.testing.assert_allclose(jac[1, 1], [[4.0, -3.0], [-2.0, 1.0]], atol=1e-14)
+
+
+def test_slogdet_at_a_singular_matrix():
+    sign, logdet = np.linalg.slogdet(SINGULAR)
+    f = lambda a: np.linalg.slogdet(a)[1]
+    for out in (dualad.jvp(f, (SINGULAR,), (np.ones((2, 2)),))[0], revad.vjp(f, SINGULAR)[0]):
+        assert out == logdet == -np.inf
+    for g in both_grads(f, SINGULAR):  # C / det: signed infinities, as JAX gives
+        np.testing.assert_array_equal(g, [[np.inf, -np.inf], [-np.inf, np.inf]])
+
+
+# ---- bounded memory by default ------------------------------------------------------------------------------------
+def test_forward_gradient_is_chunked_by_a_budget(monkeypatch):
+    import tracemalloc
+
+    n = 3000
+    x = rng.normal(size=n)
+    passes = []
+
+    def f(x):
+        passes.append(1)
+        return np.sum(x * x)
+
+    monkeypatch.setattr(adops.trees, "CHUNK_BUDGET", 1 << 16)  # 64 directions per pass at n = 3000 (0.5 MiB)
+    tracemalloc.start()
+    g = dualad.grad(f)(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-15)
+    assert len(passes) == -(-n // ((1 << 16) // n))
+    assert peak < 16 * 2**20  # one pass of all n directions would hold 72 MiB per tangent
+    passes.clear()
+    dualad.grad(f, chunk_size=None)(x[:100])  # None still means every direction in one pass (the comparison's)
+    assert len(passes) == 1
+    J = revad.jacrev(lambda x: x * x)(x[:600])
+    np.testing.assert_allclose(np.diag(J), 2 * x[:600])
+
+
+# ---- ndarray methods: mapped to NumPy functions, or refused naming the alternative ---------------------------------
+METHODS = [
+    ("real", lambda x: x.real * x), ("imag", lambda x: x.imag + x), ("conj", lambda x: x.conj() * x),
+    ("conjugate", lambda x: np.conjugate(x) + x.conjugate()), ("cumprod", lambda x: x.cumprod()),
+    ("cumprod axis", lambda x: x.cumprod(axis=1)), ("trace", lambda x: x.trace()),
+    ("trace offset", lambda x: x.trace(1)), ("diagonal", lambda x: x.diagonal()),
+    ("take", lambda x: x.take([0, 5, 5])), ("take axis", lambda x: x.take([1, 0], axis=1)),
+    ("repeat", lambda x: x.repeat(2)), ("repeat axis", lambda x: x.repeat([1, 0, 2], axis=0)),
+    ("flatten F", lambda x: x.flatten("F")), ("ravel F", lambda x: x.ravel("F")), ("flatten", lambda x: x.flatten()),
+    ("ravel A of transpose", lambda x: x.T.ravel("A")), ("ravel K of transpose", lambda x: x.T.ravel("K")),
+    ("view", lambda x: x.view() * 2), ("remainder", lambda x: x % 0.7), ("rmod", lambda x: 5.0 % x),
+    ("divmod", lambda x: divmod(x, 0.7)[1] + divmod(x, 0.7)[0]), ("np.divmod", lambda x: np.divmod(x, 0.6)[1]),
+    ("rdivmod", lambda x: divmod(2.0, x)[1]), ("nonzero", lambda x: x[x.nonzero()] * 2),
+    ("nbytes", lambda x: x * x.nbytes), ("itemsize", lambda x: x * x.itemsize),
+    ("argmax keepdims", lambda x: x * x.argmax(1, keepdims=True)),
+]
+
+
+@pytest.mark.parametrize("name,f", METHODS, ids=[c[0] for c in METHODS])
+def test_ndarray_methods_match_numpy(name, f):
+    agree(f, P34)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: x.flat[0], r"x\.flat .* x\.ravel\(\)"),
+    (lambda x: x.view(np.int64), r"x\.view\(dtype or type\) .* x\.astype"),
+    (lambda x: round(x), r"round\(\) of an array .* np\.round"),
+    (lambda x: x[:, ::2].ravel("K"), "order='K'"),
+])
+def test_ndarray_methods_refused_clearly(call, match):
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(TypeError, match=match):
+            transform(lambda x: call(x) * 1.0)(P34.copy())
+
+
+def test_round_of_a_numpy_scalar_is_its_value():
+    for transform in (dualad.grad, revad.grad):  # round(np.float64) is a Python int in NumPy: a constant here
+        assert transform(lambda x: np.sum(x) * round(np.sum(x)))(np.array([0.4, 0.9])).tolist() == [1.0, 1.0]
+
+
+def test_errors_name_the_callable_written():
+    for transform in (dualad.grad, revad.grad):
+        with pytest.raises(TypeError, match=r"^scipy\.special\.erf has no"):
+            transform(lambda x: np.sum(scipy.special.erf(x)))(V5)
+        with pytest.raises(TypeError, match=r"np\.std: argument\(s\) where"):
+            transform(lambda x: np.std(x, where=x > 0))(V5)
