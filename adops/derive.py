@@ -30,14 +30,11 @@ def _times(t, d, strong_zero: bool):
         return -t
     if not (strong_zero or INFINITE.seen):
         return t * d
-    # A plain product is exact at every order when no infinity is around: a finite constant partial, or a constant
-    # tangent without zeros; otherwise the strong product carries the rule into every nested derivative.
-    if not INFINITE.seen:
-        if type(d) in _PLAIN:
-            if np.isfinite(d).all():
-                return t * d
-        elif type(t) in _PLAIN and np.all(t != 0):
-            return t * d
+    # A plain product is exact at every order when no infinity is around: a finite constant partial (it has no
+    # derivatives of its own). A traced partial goes through the strong product, which carries the rule into every
+    # nested derivative and raises the flag if an infinity appears at any order.
+    if not INFINITE.seen and type(d) in _PLAIN and np.isfinite(d).all():
+        return t * d
     return call(STRONG_PRODUCT, t, d)
 
 

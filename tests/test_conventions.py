@@ -328,3 +328,18 @@ def test_log_of_sum_of_underflowed_exps_agrees_across_modes():
         g = both("grad", lambda x: np.log(np.sum(np.exp(x))), x)
     np.testing.assert_array_equal(g, [0.0, 0.0])
     np.testing.assert_array_equal(both("grad", nn.logsumexp, x), [0.5, 0.5])
+
+
+def test_an_infinity_inside_a_nested_derivative_meets_zeros_strongly():
+    # the inner gradient's infinity is formed at the outer level too: every nesting must see it the same way
+    f = lambda x: np.sqrt(x * x)
+    with np.errstate(all="ignore"):
+        assert float(revad.grad(f)(0.0)) == 0.0
+        assert float(dualad.jvp(revad.grad(f), (0.0,), (1.0,))[0]) == 0.0
+        assert float(revad.vjp(revad.grad(f), 0.0)[0]) == 0.0
+        assert float(revad.vjp(dualad.derivative(lambda x: x * np.sqrt(x)), 0.0)[0]) == 0.0
+        g = lambda x: np.sqrt(x[0] * x[0]) + np.sum(np.sqrt(x[1:] * x[1:])) + x[1] ** 2
+        x = np.array([0.0, 1.0, 0.0])
+        expected = np.array([[np.inf, 0, 0], [0, 2, 0], [0, 0, np.inf]])
+        for nesting, hessian in HESSIANS.items():
+            np.testing.assert_array_equal(hessian(g)(x), expected, err_msg=nesting)
