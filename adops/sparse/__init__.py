@@ -1,0 +1,11 @@
+"""Sparse Jacobians: colouring a pattern, and compressed passes seeded by the colours.
+
+>>> import numpy as np
+>>> from adops.sparse import color_columns
+>>> color_columns(np.eye(3)).ncolors
+1
+"""
+
+from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+
+__all__ = ["Coloring", "as_pattern", "color_columns", "color_rows", "coloring"]
