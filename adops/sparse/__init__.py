@@ -7,5 +7,7 @@
 """
 
 from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+from .pattern import PatternArray, Varying, jacobian_sparsity
 
-__all__ = ["Coloring", "as_pattern", "color_columns", "color_rows", "coloring"]
+__all__ = ["Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity", "PatternArray",
+           "Varying"]
