@@ -7,7 +7,8 @@
 """
 
 from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+from .jacobian import SparseJacobian
 from .pattern import PatternArray, Varying, jacobian_sparsity
 
-__all__ = ["Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity", "PatternArray",
-           "Varying"]
+__all__ = ["SparseJacobian", "Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity",
+           "PatternArray", "Varying"]

@@ -160,7 +160,9 @@ class Coloring:
 
         Column mode: ``compressed`` has shape (ncolors, m) — row c is J @ seeds[c]. Row mode: (ncolors, n) — row c
         is seeds[c] @ J. Raises ``ValueError`` if a compressed result is nonzero where the pattern has no entry of
-        that colour: the pattern misses a nonzero (detect it again, or pass a superset).
+        that colour: the pattern misses a nonzero (detect it again, or pass a superset). A missed nonzero is caught
+        only where it lands in such an empty slot; one that lands in a slot the pattern covers is added, unseen, to
+        that entry — so prefer detected patterns (``jacobian_sparsity``) to hand-written ones.
         """
         m, n = self.shape
         b = np.asarray(compressed)
