@@ -19,6 +19,7 @@ complement of the OR of its rows' masks: O(nnz) work with no explicit column-int
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -171,24 +172,32 @@ class Coloring:
             raise ValueError(f"{fn}: compressed results have shape {b.shape}, the {self.mode} colouring of a {m} x {n}"
                              f" pattern expects {want}")
         p = self.pattern
-        rows = np.repeat(np.arange(m), np.diff(p.indptr))
-        cols = p.indices
-        if self.mode == "column":
-            data = b[self.colors[cols], rows]
-            covered = np.zeros(want, dtype=bool)
-            covered[self.colors[cols], rows] = True
-        else:
-            data = b[self.colors[rows], cols]
-            covered = np.zeros(want, dtype=bool)
-            covered[self.colors[rows], cols] = True
-        stray = ~covered & (b != 0)
+        slots, empty = self._slots
+        flat = b.ravel()
+        data = flat[slots]
+        stray = flat[empty] != 0
         if stray.any():
-            c, k = np.argwhere(stray)[0]
+            c, k = divmod(int(empty[np.argmax(stray)]), want[1])
             where = f"output {k}" if self.mode == "column" else f"input {k}"
             raise ValueError(f"{fn}: the sparsity pattern misses a nonzero: {where} received a derivative in colour "
                              f"group {c}, where the pattern has no entry; detect the pattern again (at this point, or "
                              "globally) or pass a pattern that covers every nonzero")
         return sp.csr_array((data, p.indices.copy(), p.indptr.copy()), shape=(m, n))
+
+    @cached_property
+    def _slots(self) -> tuple:
+        """Where each pattern entry sits in the flattened compressed results, and the slots no entry covers."""
+        p = self.pattern
+        m, n = p.shape
+        rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(p.indptr))
+        cols = p.indices.astype(np.int64)
+        if self.mode == "column":
+            slots = self.colors[cols] * m + rows
+        else:
+            slots = self.colors[rows] * n + cols
+        covered = np.zeros(self.ncolors * (m if self.mode == "column" else n), dtype=bool)
+        covered[slots] = True
+        return slots, np.flatnonzero(~covered)
 
     def check(self) -> None:
         """Raise ``AssertionError`` unless no two members of one colour share a row (column mode) or column."""
