@@ -18,7 +18,8 @@ EXACT_KINDS = {"elementwise", "select", "reduce", "matmul", "choose"}
 # exact kinds whose global pattern is a strict superset of the nonzeros at any one point, and why
 GLOBAL_SUPERSET = {
     "maximum": "either argument can win", "minimum": "either argument can win", "clip": "a bound can win",
-    "relu": "zero slope for x < 0", "max": "every element can win", "min": "every element can win",
+    "relu": "zero slope for x < 0", "remainder": "d/dy = -floor(x/y) is 0 where x/y lies in [0, 1)",
+    "max": "every element can win", "min": "every element can win",
     "where": "a value-dependent condition unites both branches", "prod": "an exact zero factor",
     "matmul": "stacked (3-D and up) operands fall back to dense",
     "getitem": "a boolean mask from x selects different elements at each point",
