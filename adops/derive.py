@@ -186,7 +186,7 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         call = ufuncs[0]
         samples = tuple(Sample((s,) if nargs == 1 else s, call) for s in shapes)
     op = Op(name, impl, jvp, vjps, lift(sympy_fn, nargs), _elementwise_cost(flops), domain, samples, math=math,
-            strong_zero=strong_zero)
+            strong_zero=strong_zero, sparsity="elementwise")
     return register(op, *ufuncs, parse=parse)
 
 
@@ -204,15 +204,18 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
     if samples is None:
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
         samples = tuple(Sample((s,) if nargs == 1 else s, ufuncs[0]) for s in shapes)
-    op = Op(name, impl, None, (None,) * nargs, sympy_const, _elementwise_cost(1), Domain(), samples, math=math)
+    op = Op(name, impl, None, (None,) * nargs, sympy_const, _elementwise_cost(1), Domain(), samples, math=math,
+            sparsity="constant")
     return register(op, *ufuncs, parse=parse)
 
 
 def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
            samples: tuple, sympy_fn: Callable | None = None, cost: Callable | None = None, math: str = "",
-           jvp: Callable | None = None) -> Op:
+           jvp: Callable | None = None, sparsity: str = "dense") -> Op:
     """Register an op linear in its array arguments: the JVP is the impl applied to the tangents, and
-    ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i."""
+    ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i. ``sparsity="select"`` declares
+    that each output element is one input element or a constant (reshape, indexing, ...); ``"reduce"`` a sum over
+    ``params["axes"]``."""
     if jvp is None:
         if isinstance(transposes, tuple) and len(transposes) == 1:
 
@@ -226,7 +229,8 @@ def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, pa
                 filled = [zeros_for(x, batch, ans) if t is None else t for t, x in zip(tangents, primals)]
                 return impl(*filled, **params)
 
-    op = Op(name, impl, jvp, transposes, sympy_fn or impl, cost or _free, Domain(), samples, math=math)
+    op = Op(name, impl, jvp, transposes, sympy_fn or impl, cost or _free, Domain(), samples, math=math,
+            sparsity=sparsity)
     return register(op, *callables, parse=parse)
 
 
@@ -236,7 +240,8 @@ def _free(*shapes, **params):
 
 
 def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
-             samples: tuple, cost: Callable, sympy_fn: Callable | None = None, math: str = "") -> Op:
+             samples: tuple, cost: Callable, sympy_fn: Callable | None = None, math: str = "",
+             sparsity: str = "dense") -> Op:
     """Register a product linear in each of two arguments: JVP = impl(ta, b) + impl(a, tb)."""
 
     def jvp(tangents, ans, a, b, **params):
@@ -249,7 +254,8 @@ def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, 
             out = term if out is None else out + term
         return out
 
-    op = Op(name, impl, jvp, tuple(transposes), sympy_fn or impl, cost, Domain(), samples, math=math)
+    op = Op(name, impl, jvp, tuple(transposes), sympy_fn or impl, cost, Domain(), samples, math=math,
+            sparsity=sparsity)
     return register(op, *callables, parse=parse)
 
 

@@ -183,7 +183,8 @@ def _parse_where(condition, x=None, y=None):
     if x is None or y is None:
         raise TypeError("np.where(condition) with one argument returns indices and has no derivative; "
                         "call np.nonzero on a plain array, or pass np.where(condition, x, y)")
-    return (np.asarray(getattr(condition, "primal", condition), dtype=bool), x, y), {}
+    # asanyarray: a mask computed from traced values keeps its marker class (sparsity detection must see it)
+    return (np.asanyarray(getattr(condition, "primal", condition), dtype=bool), x, y), {}
 
 
 def _where_register():
@@ -200,7 +201,8 @@ def _where_register():
                Sample(((2, 3), (3,)), lambda x, y: np.where(x > 0, x, y), "where(x > 0, x, y)"),
                Sample(((4,),), lambda x: np.where(x < 1, x, np.sqrt(np.abs(x))), "where(x < 1, x, sqrt|x|)"))
     op = Op("where", np.where, _where_jvp, (None, vjp_x, vjp_y), lambda c, x, y: np.where(c, x, y),
-            _elementwise_cost(1), Domain(), samples, math="the chosen branch's derivative; the other gets 0")
+            _elementwise_cost(1), Domain(), samples, math="the chosen branch's derivative; the other gets 0",
+            sparsity="choose")
     register(op, np.where, parse=_parse_where)
 
 

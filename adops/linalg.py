@@ -111,7 +111,7 @@ MATMUL = bilinear("matmul", (np.matmul,), matmul_impl, (_matmul_vjp_a, _matmul_v
                            Sample(((2, 3, 4), (4, 2)), np.matmul, "stacked @ matrix"),
                            Sample(((4,), (2, 4, 3)), np.matmul, "vector @ stacked"),
                            Sample(((2, 1, 3, 4), (3, 4, 2)), np.matmul, "broadcast stacks")),
-                  math="d(AB) = dA B + A dB; A_bar = C_bar B^T, B_bar = A^T C_bar")
+                  math="d(AB) = dA B + A dB; A_bar = C_bar B^T, B_bar = A^T C_bar", sparsity="matmul")
 
 
 # ---- einsum: multilinear; batch axes get letters the user did not use ---------------------------------------
@@ -300,7 +300,7 @@ DIAGONAL = register(Op("diagonal", lambda x, offset: np.diagonal(x, offset=offse
                        lambda x, offset: np.diagonal(as_objects(x), offset, -2, -1), lambda *s, **p: 0, Domain(),
                        (Sample(((3, 4),), lambda x: np.diagonal(x)),
                         Sample(((2, 3, 3),), lambda x: np.diagonal(x, 1, -2, -1), "stacked, offset 1")),
-                       math="linear; transpose places the cotangent on the diagonal"),
+                       math="linear; transpose places the cotangent on the diagonal", sparsity="select"),
                     np.diagonal, parse=lambda a, offset=0, axis1=0, axis2=1: _parse_diagonal(a, offset, axis1, axis2))
 
 
@@ -317,7 +317,8 @@ linear("diag", (np.diag,), diag_impl, (_diag_vjp,), parse=_parse_diag,
        samples=(Sample(((3,),), np.diag), Sample(((3,),), lambda x: np.diag(x, k=1), "k=1"),
                 Sample(((3,),), lambda x: np.diag(x, k=-2), "k=-2"), Sample(((3, 4),), np.diag, "extract"),
                 Sample(((4, 3),), lambda x: np.diag(x, -1), "extract k=-1")),
-       sympy_fn=lambda x, k, nd: np.diag(as_objects(x), k), math="linear; builds or reads a diagonal")
+       sympy_fn=lambda x, k, nd: np.diag(as_objects(x), k), math="linear; builds or reads a diagonal",
+       sparsity="select")
 
 
 # ---- inv, solve, det ------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ LOGSUMEXP = register(Op("logsumexp", _lse_impl, _lse_jvp, (_lse_vjp,), _sym_lse,
                         lambda s, **p: 12 * int(np.prod(s, dtype=np.int64)), Domain(),
                         (Sample(((4,),), lambda x: logsumexp(x)), Sample(((3, 4),), lambda x: logsumexp(x, axis=1)),
                          Sample(((2, 3),), lambda x: logsumexp(x, axis=0, keepdims=True), "keepdims")),
-                        math="d lse = sum softmax(x) dx"))
+                        math="d lse = sum softmax(x) dx", sparsity="reduce"))
 
 
 def logsumexp(x: ArrayLike, axis: int | tuple | None = None, keepdims: bool = False) -> ArrayLike:

@@ -56,7 +56,7 @@ linear("sum", (np.sum,), _sum_impl,
        (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims),),
        parse=_parse_reduce("sum"), samples=_samples(np.sum), cost=_reduce_cost,
        sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims),
-       math="linear; transpose broadcasts back")
+       math="linear; transpose broadcasts back", sparsity="reduce")
 
 
 def _mean_impl(x, axes, keepdims):
@@ -67,7 +67,7 @@ linear("mean", (np.mean,), _mean_impl,
        (lambda ct, ans, x, axes, keepdims: expand_to(ct, x, axes, keepdims) / _size(shape(x), axes),),
        parse=_parse_reduce("mean"), samples=_samples(np.mean), cost=_reduce_cost,
        sympy_fn=lambda x, axes, keepdims: np.sum(as_objects(x), axis=axes, keepdims=keepdims)
-       / _size(np.shape(x), axes), math="linear: sum / count")
+       / _size(np.shape(x), axes), math="linear: sum / count", sparsity="reduce")
 
 
 def _others_product(x, ans, axes, keepdims):
@@ -100,7 +100,7 @@ register(Op("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=kee
             Domain(0.5, 1.5),
             _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1, 0, 1], dtype=x.dtype)),
                                         "prod with a zero"),),
-            math="d prod = sum_i (prod_{j!=i} x_j) dx_i"),
+            math="d prod = sum_i (prod_{j!=i} x_j) dx_i", sparsity="reduce"),
          np.prod, parse=_parse_reduce("prod"))
 
 
@@ -119,7 +119,7 @@ def _extreme(name, fn, pick):
     register(Op(name, lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims), jvp, (vjp,),
                 lambda x, axes, keepdims: select_ties(x, axes, keepdims, pick), _reduce_cost,
                 Domain(kinks=("tie",)), _samples(fn) + (Sample(((4,),), lambda x: fn(x * 0 + 1.5), "all tied"),),
-                math="the winners share the derivative equally"),
+                math="the winners share the derivative equally", sparsity="reduce"),
              fn, *((np.amax,) if fn is np.max else (np.amin,)), parse=_parse_reduce(name))
 
 

@@ -76,7 +76,8 @@ RESHAPE = linear("reshape", (np.reshape,), reshape_impl,
                  samples=(Sample(((2, 3),), lambda x: np.reshape(x, (3, 2))),
                           Sample(((2, 3),), lambda x: x.reshape(-1), "x.reshape(-1)"),
                           Sample(((6,),), lambda x: np.reshape(x, (1, 2, 3)))),
-                 sympy_fn=lambda x, shape, nd: np.reshape(as_objects(x), shape), math="linear; transpose reshapes back")
+                 sympy_fn=lambda x, shape, nd: np.reshape(as_objects(x), shape), math="linear; transpose reshapes back",
+                 sparsity="select")
 
 
 # ---- transpose -----------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ TRANSPOSE = linear("transpose", (np.transpose, np.permute_dims) if hasattr(np, "
                    samples=(Sample(((2, 3),), np.transpose), Sample(((2, 3, 4),), lambda x: np.transpose(x, (1, 2, 0))),
                             Sample(((2, 3),), lambda x: x.T, "x.T")),
                    sympy_fn=lambda x, perm: np.transpose(as_objects(x), [p + len(perm) for p in perm]),
-                   math="linear; transpose applies the inverse permutation")
+                   math="linear; transpose applies the inverse permutation", sparsity="select")
 
 
 # ---- broadcast_to --------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ BROADCAST_TO = linear("broadcast_to", (np.broadcast_to,), broadcast_to_impl,
                       samples=(Sample(((3,),), lambda x: np.broadcast_to(x, (2, 3))),
                                Sample(((2, 1),), lambda x: np.broadcast_to(x, (4, 2, 5)))),
                       sympy_fn=lambda x, shape, nd: np.broadcast_to(as_objects(x), shape),
-                      math="linear; transpose sums over the broadcast axes")
+                      math="linear; transpose sums over the broadcast axes", sparsity="select")
 
 
 # ---- indexing: getitem and its transpose, a scatter-add ---------------------------------------------
@@ -237,7 +238,7 @@ GETITEM = linear("getitem", ("x[index]",), getitem_impl, (_getitem_vjp,), parse=
                           Sample(((3, 4),), lambda x: x[x > 0], "x[x > 0]"),
                           Sample(((2, 3, 4),), lambda x: x[np.array([0, 1]), :, np.array([1, 3])],
                                  "separated advanced indices")),
-                 sympy_fn=_sym_getitem, math="linear; transpose scatters (adds) the cotangent back")
+                 sympy_fn=_sym_getitem, math="linear; transpose scatters (adds) the cotangent back", sparsity="select")
 
 
 def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):
@@ -297,7 +298,7 @@ linear("concatenate", (np.concatenate,), lambda *xs, axis: np.concatenate(xs, ax
        samples=(Sample(((2,), (3,)), lambda a, b: np.concatenate([a, b])),
                 Sample(((2, 3), (2, 1), (2, 2)), lambda a, b, c: np.concatenate((a, b, c), axis=1))),
        sympy_fn=lambda *xs, axis: np.concatenate([as_objects(x) for x in xs], axis=axis),
-       math="linear; transpose slices the cotangent")
+       math="linear; transpose slices the cotangent", sparsity="select")
 
 
 def _parse_stack(arrays, axis=0, out=None, dtype=None, casting=None):
@@ -330,7 +331,7 @@ linear("stack", (np.stack,), lambda *xs, axis: np.stack(xs, axis=axis), Variadic
        samples=(Sample(((3,), (3,)), lambda a, b: np.stack([a, b])),
                 Sample(((2, 3), (2, 3)), lambda a, b: np.stack([a, b], axis=-1))),
        sympy_fn=lambda *xs, axis: np.stack([as_objects(x) for x in xs], axis=axis),
-       math="linear; transpose picks each slice")
+       math="linear; transpose picks each slice", sparsity="select")
 
 
 # ---- flip, pad, astype ----------------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def _flip_impl(x, axes):
 
 linear("flip", (np.flip,), _flip_impl, (lambda ct, ans, x, axes: _flip_impl(ct, axes),), parse=_parse_flip,
        samples=(Sample(((4,),), np.flip), Sample(((2, 3),), lambda x: np.flip(x, axis=1))),
-       sympy_fn=lambda x, axes: np.flip(as_objects(x), axis=axes), math="linear; its own transpose")
+       sympy_fn=lambda x, axes: np.flip(as_objects(x), axis=axes), math="linear; its own transpose", sparsity="select")
 
 
 def _parse_pad(array, pad_width, mode="constant", **kwargs):
@@ -373,7 +374,7 @@ linear("pad", (np.pad,), _pad_impl, (_pad_vjp,), parse=_parse_pad,
        samples=(Sample(((3,),), lambda x: np.pad(x, 2)),
                 Sample(((2, 3),), lambda x: np.pad(x, ((1, 0), (0, 2)), constant_values=1.5))),
        sympy_fn=lambda x, widths, value: np.pad(as_objects(x), widths, constant_values=value),
-       math="affine; transpose crops the cotangent")
+       math="affine; transpose crops the cotangent", sparsity="select")
 
 
 def _astype_jvp(tangents, ans, x, dtype):
@@ -384,7 +385,7 @@ ASTYPE = register(Op("astype", lambda x, dtype: x.astype(dtype), _astype_jvp,
                      (lambda ct, ans, x, dtype: ct.astype(result_dtype(x)),),
                      lambda x, dtype: as_objects(x), lambda *s, **p: 0, Domain(),
                      (Sample(((3,),), lambda x: x.astype(np.float64) * 2, "x.astype(float64)"),),
-                     math="identity on values; casts tangents"))
+                     math="identity on values; casts tangents", sparsity="select"))
 ASTYPE.numpy = ("x.astype",)
 nondifferentiable("astype_discrete", (), 1, impl=lambda x, dtype: x.astype(dtype),
                   samples=(Sample(((3,),), lambda x: x.astype(np.int64), "x.astype(int64)"),),

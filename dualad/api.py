@@ -165,14 +165,41 @@ def _like_inputs(g, args, argnums):
     return fixed[0] if single else tuple(fixed)
 
 
+def _push_forward(f, args, argnums, fn, kwargs):
+    """One forward pass with k tangent directions: seeds (k, n) over the stacked inputs -> (k, m) output tangents."""
+
+    def push(seeds):
+        nums, _ = normalize_argnums(argnums, len(args), fn)
+        k = seeds.shape[0]
+        level = new_level()
+        call_args, offset = list(args), 0
+        for a in nums:
+            leaves, d = flatten(args[a])
+            duals = []
+            for leaf in leaves:
+                leaf = as_input(leaf, fn)
+                size = math.prod(leaf_shape(leaf))
+                tangent = seeds[:, offset:offset + size].astype(leaf_dtype(leaf)).reshape((k,) + leaf_shape(leaf))
+                duals.append(Dual(leaf, tangent, level))
+                offset += size
+            call_args[a] = unflatten(d, duals)
+        _, tangents, _ = _split_output(f(*call_args, **kwargs), level, (k,), fn)
+        return np.concatenate([np.reshape(t, (k, -1)) for t in tangents], axis=1)
+
+    return push
+
+
 def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
-           has_aux: bool = False) -> Callable:
+           has_aux: bool = False, sparsity=None) -> Callable:
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
     ``chunk_size=k`` uses ceil(n/k) passes of k input directions; ``None`` puts all n through ``f`` in one
     vectorized pass (n times the memory of one evaluation). The default, ``"auto"``, takes as many directions
     per pass as keep the seed under ``adops.trees.CHUNK_BUDGET`` entries (all n for n up to 2896), so memory
     stays bounded at any n.
+    With ``sparsity`` (``"auto"``, a pattern matrix, an ``adops.sparse.Coloring`` or ``SparseJacobian``), one pass
+    carries one direction per colour of the columns and the result is a ``scipy.sparse`` CSR matrix of shape
+    (out.size, in.size) (several inputs: stacked columns).
 
     Examples
     --------
@@ -183,8 +210,16 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     """
 
     check_callable(f, "dualad.jacfwd")
+    if sparsity is not None and has_aux:
+        raise TypeError("dualad.jacfwd: has_aux is not supported with sparsity=; return the auxiliary data separately")
 
     def jac(*args, **kwargs):
+        if sparsity is not None:
+            from adops.sparse import jacobian as sparse
+
+            col = sparse.resolve(sparsity, f, args, argnums, "forward", "dualad.jacfwd")
+            return sparse.compressed_jacobian(_push_forward(f, args, argnums, "dualad.jacfwd", kwargs), col, f,
+                                              "dualad.jacfwd")
         return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs, has_aux=has_aux)
 
     return jac

@@ -188,13 +188,43 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
     return gradient
 
 
+def _push_reverse(f, args, argnums, fn, kwargs):
+    """One recording and one sweep with k cotangents: seeds (k, m) over the stacked outputs -> (k, n)."""
+
+    def push(seeds):
+        k, m = seeds.shape
+        tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
+        out_primals, out_slots, _ = _output_leaves(out, tape, fn)
+        sizes = [math.prod(leaf_shape(p)) for p in out_primals]
+        if sum(sizes) != m:
+            from adops.sparse.jacobian import mismatch
+
+            raise mismatch(fn, f, (m, sum(math.prod(leaf_shape(x)) for x in inputs[2])), sum(sizes))
+        cts, offset = {}, 0
+        for p, s, size in zip(out_primals, out_slots, sizes):
+            if s >= 0:
+                c = seeds[:, offset:offset + size].astype(_seed_dtype(p)).reshape((k,) + leaf_shape(p))
+                cts[s] = c if s not in cts else cts[s] + c
+            offset += size
+        swept = tape.sweep(cts, keep=False)
+        tape.release()
+        in_slots, _, in_leaves, _ = inputs
+        return np.concatenate([np.reshape(_input_ct(swept.get(s), x, (k,)), (k, -1))
+                               for s, x in zip(in_slots, in_leaves)], axis=1)
+
+    return push
+
+
 def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
-           has_aux: bool = False) -> Callable:
+           has_aux: bool = False, sparsity=None) -> Callable:
     """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
 
     ``f`` runs once; ``chunk_size`` output rows are swept back at a time (ceil(m/chunk) sweeps); ``None`` sweeps
     all m together. The default, ``"auto"``, sweeps as many as keep the seed under ``adops.trees.CHUNK_BUDGET``
     entries (all m for m up to 2896).
+    With ``sparsity`` (``"auto"``, a pattern matrix, an ``adops.sparse.Coloring`` or ``SparseJacobian``), one sweep
+    carries one cotangent per colour of the rows and the result is a ``scipy.sparse`` CSR matrix of shape
+    (out.size, in.size) (several inputs: stacked columns).
 
     Examples
     --------
@@ -206,8 +236,15 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     fn = "revad.jacrev"
     chunk = check_chunk(chunk_size, fn)
     check_callable(f, fn)
+    if sparsity is not None and has_aux:
+        raise TypeError("revad.jacrev: has_aux is not supported with sparsity=; return the auxiliary data separately")
 
     def jac(*args, **kwargs):
+        if sparsity is not None:
+            from adops.sparse import jacobian as sparse
+
+            rows = sparse.resolve(sparsity, f, args, argnums, "reverse", fn)
+            return sparse.compressed_jacobian(_push_reverse(f, args, argnums, fn, kwargs), rows, f, fn)
         tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
         out, aux = split_aux(out, has_aux, tape.level, fn)
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)

@@ -1,0 +1,14 @@
+"""Sparse Jacobians: colouring a pattern, and compressed passes seeded by the colours.
+
+>>> import numpy as np
+>>> from adops.sparse import color_columns
+>>> color_columns(np.eye(3)).ncolors
+1
+"""
+
+from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+from .jacobian import SparseJacobian
+from .pattern import PatternArray, Varying, jacobian_sparsity
+
+__all__ = ["SparseJacobian", "Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity",
+           "PatternArray", "Varying"]
