@@ -61,6 +61,11 @@ class Op:
     # (the elements along params["axes"]), "matmul" (the contraction of np.matmul), "constant" (none: no
     # derivative), "dense" (every input element: the safe default for anything not classified)
     sparsity: str = "dense"
+    # How the output depends on the inputs to second order (read by Hessian sparsity detection,
+    # adops.sparse.hessian_pattern): "linear" (no second derivatives: sums, selections, scatters), "multilinear"
+    # (linear in each argument on its own: products, matmul, einsum; second derivatives only across arguments),
+    # "nonlinear" (the safe default; elementwise records refine it per pair of arguments from their SymPy form)
+    curvature: str = "nonlinear"
 
     @property
     def differentiable(self) -> bool:

@@ -205,7 +205,7 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
         samples = tuple(Sample((s,) if nargs == 1 else s, ufuncs[0]) for s in shapes)
     op = Op(name, impl, None, (None,) * nargs, sympy_const, _elementwise_cost(1), Domain(), samples, math=math,
-            sparsity="constant")
+            sparsity="constant", curvature="linear")
     return register(op, *ufuncs, parse=parse)
 
 
@@ -230,7 +230,7 @@ def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, pa
                 return impl(*filled, **params)
 
     op = Op(name, impl, jvp, transposes, sympy_fn or impl, cost or _free, Domain(), samples, math=math,
-            sparsity=sparsity)
+            sparsity=sparsity, curvature="linear")
     return register(op, *callables, parse=parse)
 
 
@@ -255,7 +255,7 @@ def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, 
         return out
 
     op = Op(name, impl, jvp, tuple(transposes), sympy_fn or impl, cost, Domain(), samples, math=math,
-            sparsity=sparsity)
+            sparsity=sparsity, curvature="multilinear")
     return register(op, *callables, parse=parse)
 
 

@@ -221,7 +221,8 @@ register(Op("einsum", einsum_impl, _einsum_jvp, _EinsumVjps(),
              Sample(((2, 2, 3), (3, 4)), lambda a, b: np.einsum("...j,jk->...k", a, b), "ellipsis"),
              Sample(((3, 3),), lambda a: np.einsum("ii->i", a), "diagonal"),
              Sample(((3, 3, 2), (2,)), lambda a, b: np.einsum("iij,j", a, b), "repeated index, implicit output")),
-            math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others"),
+            math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others",
+            curvature="multilinear"),
          np.einsum, parse=_parse_einsum)
 
 

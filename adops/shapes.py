@@ -248,7 +248,7 @@ def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):
 INDEX_ADD = register(Op("index_add", index_add_impl, lambda ts, ans, c, **p: index_add_impl(ts[0], **p),
                         (_index_add_vjp,), lambda c, index, nd, front, out_nd, xshape: _sym_index_add(c, index, xshape),
                         lambda *s, **p: int(np.prod(s[0], dtype=np.int64)), Domain(), (),
-                        math="internal: the transpose of indexing; its own transpose is indexing"))
+                        math="internal: the transpose of indexing; its own transpose is indexing", curvature="linear"))
 
 
 def _sym_index_add(c, index, xshape):

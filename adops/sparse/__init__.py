@@ -7,9 +7,11 @@
 """
 
 from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+from .hessian_pattern import hessian_sparsity
 from .jacobian import SparseJacobian
 from .pattern import PatternArray, Varying, jacobian_sparsity
 from .star import StarColoring, color_star
 
 __all__ = ["SparseJacobian", "Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity",
-           "PatternArray", "Varying", "StarColoring", "color_star"]
+           "PatternArray", "Varying", "StarColoring", "color_star",
+           "hessian_sparsity"]

@@ -59,7 +59,11 @@ class PatternArray(Traced):
             return np.asanyarray(ans).view(Varying) if isinstance(ans, (np.ndarray, np.generic, bool)) else ans
         rule = RULES.get(op.sparsity, _dense)
         deps = rule(op, ans, arrays, ours, primals, params, self)
-        return PatternArray(ans, deps, level, self.local)
+        return self._result(op, ans, deps, arrays, ours, primals, params)
+
+    def _result(self, op, ans, deps, arrays, ours, primals, params):
+        """The traced output (a subclass may record more about the op here: Hessian detection does)."""
+        return PatternArray(ans, deps, self._level, self.local)
 
     def __bool__(self) -> bool:
         return bool(self.primal)
@@ -223,6 +227,22 @@ def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, lo
            [0, 0, 1, 1, 1]])
     """
     fn = "adops.sparse.jacobian_sparsity"
+    out_leaves, level, n = trace(f, args, argnums, fn, lambda leaf, eye, level: PatternArray(leaf, eye, level, local))
+    blocks = []
+    for leaf in out_leaves:
+        if isinstance(leaf, PatternArray) and leaf._level == level:
+            blocks.append(leaf.deps)
+        else:
+            blocks.append(empty(_size(leaf), n))
+    out = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+    out = sp.csr_array(out, dtype=bool)
+    out.sort_indices()
+    return out
+
+
+def trace(f: Callable, args: tuple, argnums, fn: str, make: Callable) -> tuple[list, int, int]:
+    """Run ``f`` with the chosen arguments' leaves replaced by ``make(leaf, rows, level)`` (``rows``: the leaf's
+    identity rows among all n input elements). Returns f's output leaves, the level and n."""
     if not callable(f):
         raise TypeError(f"{fn}: f must be callable, got {type(f).__name__}")
     nums, _ = normalize_argnums(tuple(range(len(args))) if argnums is None else argnums, len(args), fn)
@@ -240,19 +260,11 @@ def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, lo
         for leaf in leaves:
             size = _size_of(leaf_shape(leaf))
             eye = _csr(np.arange(size + 1, dtype=np.int64), np.arange(offset, offset + size, dtype=np.int64), (size, n))
-            traced.append(PatternArray(leaf, eye, level, local))
+            traced.append(make(leaf, eye, level))
             offset += size
         call_args[a] = unflatten(treedef, traced)
     out_leaves, _ = flatten(f(*call_args))
-    blocks = []
     for leaf in out_leaves:
-        if isinstance(leaf, PatternArray) and leaf._level == level:
-            blocks.append(leaf.deps)
-        else:
-            if getattr(leaf, "_level", None) is not None:
-                raise TypeError(f"{fn}: f returned a value traced by another transformation ({type(leaf).__name__})")
-            blocks.append(empty(_size(leaf), n))
-    out = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
-    out = sp.csr_array(out, dtype=bool)
-    out.sort_indices()
-    return out
+        if getattr(leaf, "_level", None) not in (None, level):
+            raise TypeError(f"{fn}: f returned a value traced by another transformation ({type(leaf).__name__})")
+    return out_leaves, level, n
