@@ -274,12 +274,15 @@ def derivative(f: Callable) -> Callable:
 HESSIAN_BUDGET = 1 << 23  # tangent entries per pass of the outer jacfwd (64 MiB of float64)
 
 
-def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None) -> Callable:
+def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None, sparsity=None) -> Callable:
     """The Hessian of a scalar ``f`` by forward-over-forward, shaped ``in.shape + in.shape``.
 
     The inner gradient carries n directions, and each outer pass multiplies that by its own directions, so a
     fully vectorized outer pass would hold n^3 numbers; by default the outer passes are chunked to keep each
     under ``HESSIAN_BUDGET`` entries. Pass ``chunk_size`` to choose yourself.
+    With ``sparsity`` (``"auto"``, a pattern, an ``adops.sparse.StarColoring`` or ``SparseHessian``), one outer
+    pass carries one direction per colour of a star colouring and the result is a symmetric ``scipy.sparse`` CSR
+    matrix (in.size x in.size; several inputs: stacked).
 
     Examples
     --------
@@ -292,6 +295,11 @@ def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None
     check_callable(f, "dualad.hessian")
 
     def hess(*args, **kwargs):
+        if sparsity is not None:
+            from adops.sparse.hessian import resolve_hessian
+
+            star = resolve_hessian(sparsity, f, args, argnums, "dualad.hessian")
+            return jacfwd(grad(f, argnums), argnums, sparsity=star)(*args, **kwargs)
         nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
         n = sum(math.prod(leaf_shape(leaf)) for a in nums for leaf in flatten(args[a])[0])
         chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))

@@ -287,8 +287,12 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     return jac
 
 
-def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
+def hessian(f: Callable, argnums: int | tuple = 0, sparsity=None) -> Callable:
     """The Hessian of a scalar ``f`` by reverse-over-reverse, shaped ``in.shape + in.shape``.
+
+    With ``sparsity`` (``"auto"``, a pattern, an ``adops.sparse.StarColoring`` or ``SparseHessian``), one outer
+    sweep carries one cotangent per colour of a star colouring and the result is a symmetric ``scipy.sparse`` CSR
+    matrix (in.size x in.size; several inputs: stacked).
 
     Examples
     --------
@@ -297,7 +301,17 @@ def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
     array([[0., 6.],
            [6., 2.]])
     """
-    return jacrev(grad(f, argnums), argnums)
+    if sparsity is None:
+        return jacrev(grad(f, argnums), argnums)
+    check_callable(f, "revad.hessian")
+
+    def hess(*args, **kwargs):
+        from adops.sparse.hessian import resolve_hessian
+
+        star = resolve_hessian(sparsity, f, args, argnums, "revad.hessian")
+        return jacrev(grad(f, argnums), argnums, sparsity=star)(*args, **kwargs)
+
+    return hess
 
 
 class _RecomputedVJPs:

@@ -7,6 +7,7 @@
 """
 
 from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
+from .hessian import SparseHessian
 from .hessian_pattern import hessian_sparsity
 from .jacobian import SparseJacobian
 from .pattern import PatternArray, Varying, jacobian_sparsity
@@ -14,4 +15,4 @@ from .star import StarColoring, color_star
 
 __all__ = ["SparseJacobian", "Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity",
            "PatternArray", "Varying", "StarColoring", "color_star",
-           "hessian_sparsity"]
+           "hessian_sparsity", "SparseHessian"]

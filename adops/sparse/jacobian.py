@@ -22,7 +22,9 @@ import scipy.sparse as sp
 
 from ..trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
+from .hessian import SparseHessian
 from .pattern import jacobian_sparsity
+from .star import StarColoring
 
 MODES = {"forward": "column", "reverse": "row"}
 
@@ -83,7 +85,8 @@ def input_size(args, nums, fn: str) -> int:
 
 def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str) -> Coloring:
     """The colouring to use for ``sparsity``: a pattern (any 2-D sparse or dense matrix), a ``Coloring``, a
-    ``SparseJacobian`` or ``"auto"`` (detect at these arguments, colour, and cache per function and input shapes)."""
+    ``SparseJacobian`` or ``"auto"`` (detect at these arguments, colour, and cache per function and input shapes);
+    a ``StarColoring`` or ``SparseHessian`` when ``f`` is a gradient (its Jacobian is a symmetric Hessian)."""
     nums, _ = normalize_argnums(argnums, len(args), fn)
     kind = MODES[mode]
     if isinstance(sparsity, str):
@@ -91,6 +94,8 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str) -> 
             raise ValueError(f"{fn}: sparsity must be 'auto', a pattern matrix, a Coloring or a SparseJacobian, got "
                              f"{sparsity!r}")
         result = _auto(f, args, nums).coloring(mode)
+    elif isinstance(sparsity, (StarColoring, SparseHessian)):  # a Hessian (the Jacobian of a gradient): symmetric
+        result = sparsity if isinstance(sparsity, StarColoring) else sparsity.coloring()
     elif isinstance(sparsity, SparseJacobian):
         result = sparsity.coloring(mode)
     elif isinstance(sparsity, Coloring):

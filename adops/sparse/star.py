@@ -177,10 +177,16 @@ class StarColoring:
                 f"lower_bound={self.lower_bound}, row_bound={self.row_bound})")
 
     def seeds(self, dtype=np.float64) -> np.ndarray:
-        """The seed matrix (ncolors, n): row c is the sum of the unit vectors of colour c's variables."""
+        """The seed matrix (ncolors, n), read-only: row c is the sum of the unit vectors of colour c's variables."""
+        s = self._seeds
+        return s if s.dtype == dtype else s.astype(dtype)
+
+    @cached_property
+    def _seeds(self) -> np.ndarray:
         n = self.colors.size
-        s = np.zeros((self.ncolors, n), dtype=dtype)
+        s = np.zeros((self.ncolors, n))
         s[self.colors, np.arange(n)] = 1
+        s.flags.writeable = False
         return s
 
     def decompress(self, compressed, fn: str = "adops.sparse.StarColoring.decompress") -> sp.csr_array:
