@@ -8,13 +8,14 @@ and test domain. ``OPS`` maps names to records; ``DISPATCH`` maps NumPy callable
 'd tanh = 1 - ans^2'
 """
 
-from . import elementwise, linalg, ndarray_api, nn, queries, reductions, shapes  # noqa: F401  (registration happens on import)
+# registration happens on import; ``counting`` is the counter's module (calling it still works, with a warning)
+from . import counting, elementwise, linalg, ndarray_api, nn, queries, reductions, shapes  # noqa: F401
 from .core import DISPATCH, OPS, Domain, Op, Sample, call, callable_name, new_level
-from .counting import Counts, counting
+from .counting import Counts, count_ops
 from .frontend import Traced
 
-__all__ = ["OPS", "DISPATCH", "Op", "Domain", "Sample", "Traced", "call", "callable_name", "new_level", "counting",
-           "Counts", "nn", "covered_callables"]
+__all__ = ["OPS", "DISPATCH", "Op", "Domain", "Sample", "Traced", "call", "callable_name", "new_level", "count_ops",
+           "counting", "Counts", "nn", "covered_callables"]
 
 
 def covered_callables() -> list[str]:

@@ -103,7 +103,7 @@ def _random_like(tree, rng):
 def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = True) -> Choice:
     """Pick the cheaper mode for the full Jacobian of ``f`` at ``args`` with respect to ``argnums``.
 
-    With ``measure=True`` (default) one JVP and one VJP along random directions run under ``adops.counting``
+    With ``measure=True`` (default) one JVP and one VJP along random directions run under ``adops.count_ops``
     to get the primal, per-JVP and per-VJP flops; otherwise ``f`` runs once (for m) and textbook constants are
     used. Ties go to forward mode (no tape to keep).
 
@@ -130,10 +130,10 @@ def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = Tr
 
     chosen = tuple(args[a] for a in nums)
     tangents = tuple(_random_like(c, rng) for c in chosen)
-    with adops.counting() as fwd:
+    with adops.count_ops() as fwd:
         out, _ = dualad.jvp(restricted, chosen, tangents)
     m = _size(out)
-    with adops.counting() as rev:
+    with adops.count_ops() as rev:
         out, pullback = revad.vjp(restricted, *chosen)
         pullback(_random_like(out, rng))
     primal = float(fwd.total("primal", "flops"))

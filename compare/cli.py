@@ -265,7 +265,7 @@ def _summary(files, scale, plan, repeats, p_rows, n_rows, m_rows, grid_rows, mem
     add = lines.append
     add("# fwdrev: forward mode against reverse mode, measured\n")
     add(f"Scale `{scale}`, timing = median of up to {repeats} repeats after one warm-up, counting off; op counts "
-        "and flops are exact, from `adops.counting` (primal, JVP and VJP work). "
+        "and flops are exact, from `adops.count_ops` (primal, JVP and VJP work). "
         f"Run took {seconds:.0f} s on {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.\n")
 
     # --- acceptance: slopes in p

@@ -1,7 +1,7 @@
 """Cost accounting: what a full Jacobian (or gradient) costs under each differentiation strategy.
 
 For a function and a point, every strategy is measured four ways: exact primitive evaluations and flops from
-``adops.counting`` (split into primal, JVP and VJP work), wall time (median of repeats after a warm-up, with
+``adops.count_ops`` (split into primal, JVP and VJP work), wall time (median of repeats after a warm-up, with
 counting off), and peak memory (``tracemalloc``). ``sweep`` repeats that over one size of a workload and
 ``fit_slope`` fits the log-log growth the theory predicts.
 
@@ -105,7 +105,7 @@ def count(f: Callable, args: tuple, strategy: str | Strategy, argnums: int | tup
     s = _strategy(strategy)
     n, m = dims(f, args)
     jac = jacobian_fn(f, s, argnums)
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         jac(*args)
     row: dict[str, Any] = {"engine": "fwdrev", "strategy": s.name, "mode": s.mode, "vectorized": s.vectorized,
                            "n_in": n, "m_out": m,
@@ -181,7 +181,7 @@ def f_cost(f: Callable, args: tuple, repeats: int = 5) -> dict[str, Any]:
     >>> f_cost(lambda x: np.sum(np.sin(x)), (np.ones(4),))["f_flops"]   # 4 sines at 10 flops each, 4 for the sum
     44
     """
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         revad.trace(f, *args)
     return {"f_ops": counts.total("primal", "evals"), "f_flops": counts.total("primal", "flops"),
             "f_time_s": time_call(f, *args, repeats=max(repeats, 5), max_seconds=1.0)}
@@ -219,7 +219,7 @@ def f_cost_counts_only(f: Callable, args: tuple) -> dict[str, Any]:
     >>> f_cost_counts_only(lambda x: x * 2, (np.ones(2),))["f_ops"]
     1
     """
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         revad.trace(f, *args)
     return {"f_ops": counts.total("primal", "evals"), "f_flops": counts.total("primal", "flops"),
             "f_time_s": float("nan")}
@@ -300,7 +300,7 @@ def cheap_gradient(f: Callable, args: tuple, repeats: int = 5) -> dict[str, floa
     >>> 1.0 < c["flops"] < 5.0
     True
     """
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         revad.value_and_grad(f)(*args)
     primal_flops = counts.total("primal", "flops")
     primal_ops = counts.total("primal", "evals")

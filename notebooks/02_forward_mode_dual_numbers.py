@@ -190,7 +190,7 @@ print("oracle:\n", oracle.jacobian(f_vec, x))
 # $\gamma:\mathbb R\to\mathbb R^m$: one pass gives its whole velocity vector.
 #
 # Reverse mode (notebook 03) works the other way round: one backward sweep gives one *row*, so for the curve it
-# needs $m$ sweeps. `adops.counting()` counts the primitive operations and flops each engine performs, split
+# needs $m$ sweeps. `adops.count_ops()` counts the primitive operations and flops each engine performs, split
 # into the primal evaluation and the derivative (JVP or VJP) work.
 
 # %%
@@ -203,7 +203,7 @@ def curve(t):
 
 
 def measure(run, repeats=5):
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         result = run()
     times = []
     for _ in range(repeats):

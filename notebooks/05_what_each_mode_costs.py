@@ -32,7 +32,7 @@
 #   $p$ parameters, dense maps $\mathbb R^n\to\mathbb R^m$, an MLP loss, a deep chain);
 # * `compare.cost`: for each **strategy** (`forward-1`: one tangent per pass; `forward-vec`: all tangents in one
 #   vectorized pass; `reverse-1` and `reverse-vec` likewise for cotangents) it counts primitive evaluations and
-#   flops with `adops.counting()`, times the call (median of repeats) and measures peak memory;
+#   flops with `adops.count_ops()`, times the call (median of repeats) and measures peak memory;
 # * `compare.plots`: the measured points with the theory lines over them;
 # * `compare.choose` / `compare.jacobian(..., mode="auto")`: picks a mode and explains why.
 #
@@ -172,7 +172,7 @@ show(plots.memory_vs_depth(mem_rows, out / "memory_vs_depth.png", width=32))
 # ## 4. Choosing automatically, and saying why
 #
 # `compare.jacobian(f, x, mode="auto")` decides per call. It runs one JVP and one VJP along random directions
-# under `adops.counting()`, which gives the flops of one evaluation of $f$, of one forward direction and of one
+# under `adops.count_ops()`, which gives the flops of one evaluation of $f$, of one forward direction and of one
 # reverse direction, and compares $\text{primal} + n\cdot\text{JVP}$ with $\text{primal} + m\cdot\text{VJP}$.
 # `compare.explain` prints the reasoning with the numbers.
 

@@ -59,7 +59,7 @@ def test_seed_counts_exact_forward():
     """
     args = seed_arrays()
     ones = tuple(np.ones(1) for _ in args)
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         out, t = dualad.jvp(seed_J, args, ones)
     assert float(out[0]) == 2.0 and float(t[0]) == (-4.0 + 4.0 + 2.0 - 2.0)
     assert phase_counts(counts) == {"primal": (5, 5), "jvp": (9, 9), "vjp": (0, 0)}
@@ -67,7 +67,7 @@ def test_seed_counts_exact_forward():
     assert counts.evals[("jvp", "negative")] == 1
 
     w, x, b, y = args
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         _, t = dualad.jvp(lambda w: seed_J(w, x, b, y), (w,), (np.ones(1),))
     assert float(t[0]) == -4.0
     assert phase_counts(counts) == {"primal": (5, 5), "jvp": (4, 4), "vjp": (0, 0)}
@@ -77,12 +77,12 @@ def test_seed_counts_exact_forward_passes():
     """One tangent per pass over 4 inputs: 4 passes of 5 primal + 9 JVP evals. The passes differ in which
     input carries the tangent, but every input is a Dual in every pass, so each pass does the full 9 JVP evals."""
     args = seed_arrays()
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         jac = dualad.jacfwd(seed_J, argnums=(0, 1, 2, 3), chunk_size=1)(*args)
     assert [float(j[0, 0]) for j in jac] == [-4.0, 4.0, 2.0, -2.0]
     assert phase_counts(counts) == {"primal": (20, 20), "jvp": (36, 36), "vjp": (0, 0)}
     # vectorized: one pass, the same 9 JVP evals, each on 4 directions at once
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         dualad.jacfwd(seed_J, argnums=(0, 1, 2, 3))(*args)
     # partial 2d of square is computed once on the primal (1 flop); the other 8 evals act on 4 directions
     assert phase_counts(counts) == {"primal": (5, 5), "jvp": (9, 8 * 4 + 1), "vjp": (0, 0)}
@@ -93,7 +93,7 @@ def test_seed_counts_exact_reverse():
     0.5*s -> ct*0.5 (1); square -> partial 2d and ct*2d (2); a-y -> ct passes to a, -ct to y (1);
     c+b -> passes to both (0); w*x -> ct*x and ct*w (2): 6 evals, 6 flops; the primal is recorded once (5)."""
     args = seed_arrays()
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         out, pullback = revad.vjp(seed_J, *args)
         cts = pullback(np.ones(1))
     assert [float(c[0]) for c in cts] == [-4.0, 4.0, 2.0, -2.0]
@@ -103,7 +103,7 @@ def test_seed_counts_exact_reverse():
 
 def test_seed_counts_on_0d_scalars():
     w, x, b, y = SEED
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         revad.grad(seed_J, argnums=(0, 1, 2, 3))(w, x, b, y)
     assert counts.by_phase()["vjp"]["ops"] == 6
 
