@@ -1,8 +1,11 @@
 """``python -m compare``: measure both modes on the workload corpus and write PNG plots, CSV and summary.md.
 
 The run is a fixed plan of experiments (``PLANS``) at one of three scales: ``full`` (default, a few minutes),
-``quick`` (``--quick``, about a minute) and ``tiny`` (for tests, seconds). Errors in the arguments or the
-output folder end the run with one line on stderr and a nonzero exit status, never a traceback.
+``quick`` (``--quick``, about a minute) and ``tiny`` (for tests, seconds). It runs under controlled conditions
+(``compare.conditions``: ``--threads`` BLAS threads, default 1, pinned CPUs, recorded), turns its rows into
+findings (``compare.findings``) and renders them (``compare.report``); the verdict closes the console output.
+Errors in the arguments or the output folder end the run with one line on stderr and a nonzero exit status,
+never a traceback.
 
 >>> from compare import cli
 >>> sorted(cli.PLANS)
@@ -13,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as _dt
 import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from . import conditions, cost, findings, hessians, oracle, peers, report, workloads
 
-from . import cost, oracle, peers, workloads
-
-__all__ = ["Plan", "PLANS", "main", "build_parser", "CLIError"]
+__all__ = ["Plan", "PLANS", "main", "build_parser", "CLIError", "peer_notice"]
 
 PROG = "python -m compare"
 
@@ -44,15 +43,19 @@ class Plan:
     depths: tuple  # chain depths for the memory plot
     repeats: int
     max_seconds: float  # timing budget per measured call
+    hessian_sizes: tuple = ()  # n values of the Hessian-strategies sweep (Rosenbrock)
+    hessian_budget: float = 1.0  # seconds one Hessian may take; beyond it a strategy's larger sizes are skipped
     small_table: bool = False  # per-workload table at the oracle's small sizes instead of the defaults
 
 
 PLANS: dict[str, Plan] = {
     "full": Plan(256, (2, 4, 8, 16, 32, 64, 128, 256), (2, 4, 8, 16, 32, 64, 128, 256, 512), 4,
-                 (1, 2, 4, 8, 16, 32, 64, 128, 256), 64, (4, 8, 16, 32, 64, 128, 256, 512), 5, 3.0),
-    "quick": Plan(128, (2, 4, 8, 16, 32, 64, 128), (2, 4, 8, 16, 32, 64, 128), 4, (1, 4, 16, 64), 32,
-                  (4, 8, 16, 32, 64, 128), 3, 1.0),
-    "tiny": Plan(16, (2, 4, 8, 16), (2, 4, 8), 2, (1, 4, 16), 8, (2, 4, 8), 1, 0.2, small_table=True),
+                 (1, 2, 4, 8, 16, 32, 64, 128, 256), 64, (4, 8, 16, 32, 64, 128, 256, 512), 5, 3.0,
+                 (8, 16, 32, 64, 128, 256, 512, 1000), 1.0),
+    "quick": Plan(64, (2, 4, 8, 16, 32, 64), (2, 4, 8, 16, 32, 64), 4, (1, 4, 16, 64), 32,
+                  (4, 8, 16, 32, 64, 128), 3, 0.5, (8, 32, 128, 512), 0.1),
+    "tiny": Plan(16, (2, 4, 8, 16), (2, 4, 8), 2, (1, 4, 16), 8, (2, 4, 8), 3, 0.2, (4, 8, 16), 0.2,
+                 small_table=True),
 }
 
 
@@ -78,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=sorted(PLANS), default=None,
                    help="run size: full (default), quick (same as --quick) or tiny (seconds; for tests)")
     p.add_argument("--peers", action="store_true",
-                   help="also time JAX, PyTorch and HIPS autograd on the dense Jacobian, where importable")
+                   help="also time JAX, PyTorch and HIPS autograd on the dense Jacobian and the Hessian, where "
+                        "importable")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS/OpenMP threads (set with threadpoolctl) and CPUs pinned for the whole run (default 1: "
+                        "what a small-array AD workload should use; more threads make a busy machine's timings lie)")
     p.add_argument("--workloads", default=None, metavar="NAMES",
                    help=f"comma-separated workloads for the per-workload table and the oracle check "
                         f"(default: all of {','.join(workloads.names())})")
@@ -101,6 +108,8 @@ class _Progress:
 
 
 def _check_out(out: str) -> str:
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out!r} is a file, not a folder; give a folder name (it is created if missing)")
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, ".compare-write-test")
@@ -109,7 +118,23 @@ def _check_out(out: str) -> str:
         os.remove(probe)
     except OSError as exc:
         raise CLIError(f"cannot write to output folder {out!r}: {exc.strerror or exc}") from None
-    return out
+    return os.path.normpath(out)
+
+
+def peer_notice(found: dict[str, str | None]) -> str | None:
+    """What ``--peers`` says on the console when some or all peers are not installed (None when all are).
+
+    >>> peer_notice({"jax": None, "torch": "2.13.0"})
+    'python -m compare: --peers: jax not installed; timing torch'
+    """
+    missing = [name for name, version in found.items() if version is None]
+    if not missing:
+        return None
+    if len(missing) == len(found):
+        return (f"{PROG}: --peers: none of {', '.join(found)} is installed here, so no peer is timed "
+                "(pip install -e \".[peers]\" to add them)")
+    present = [k for k in found if k not in missing]
+    return f"{PROG}: --peers: {', '.join(missing)} not installed; timing {', '.join(present)}"
 
 
 def _select_workloads(spec: str | None) -> list[str]:
@@ -137,54 +162,64 @@ def _write_csv(path: str, rows: Sequence[dict]) -> None:
             writer.writerow({k: r.get(k, "") for k in keys})
 
 
-def _fmt(x: Any, digits: int = 3) -> str:
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, float):
-        if not np.isfinite(x):
-            return "n/a"
-        return f"{x:.{digits}g}"
-    return str(x)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _normalized_slope(rows: Sequence[dict], strategy: str, metric: str) -> float:
-    pts = [(r["x"], r[metric] / r["f_flops"]) for r in rows if r["strategy"] == strategy and r["f_flops"]]
-    return cost.fit_slope([p[0] for p in pts], [p[1] for p in pts])
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the plan for parsed ``args``; returns the paths written and the headline numbers."""
+    """Run the plan for parsed ``args`` under controlled conditions; returns the files written and the findings."""
     scale = args.scale or ("quick" if args.quick else "full")
     plan = PLANS[scale]
     repeats = args.repeats if args.repeats is not None else plan.repeats
     if repeats < 1:
         raise CLIError(f"--repeats must be >= 1, got {repeats}")
+    if args.threads < 1:
+        raise CLIError(f"--threads must be >= 1, got {args.threads}")
     chosen = _select_workloads(args.workloads)
     out = _check_out(args.out)
+    if args.peers:
+        notice = peer_notice(peers.available())
+        if notice:
+            print(notice, file=sys.stderr)
     t0 = time.perf_counter()
-    progress = _Progress(total=9 + (1 if args.peers else 0) + (0 if args.no_plots else 1))
-    rows: list[dict] = []
+    with conditions.controlled(threads=args.threads) as cond:
+        results = _measure(args, plan, repeats, chosen, progress=_Progress(
+            total=10 + (2 if args.peers else 0) + (0 if args.no_plots else 1)))
+    results.update(scale=scale, plan=plan, repeats=repeats, conditions=cond, peers_requested=args.peers)
+    if args.peers:
+        cond.versions.update({k: v for k, v in conditions.versions(peers=True).items() if k not in cond.versions})
+    fd = findings.findings(results)
+
+    files = {"measurements": os.path.join(out, "measurements.csv"), "oracle": os.path.join(out, "oracle.csv"),
+             "summary": os.path.join(out, "summary.md")}
+    if not args.no_plots:
+        results["progress"].step("plots")
+        files.update(_plots(results, fd, out))
+    results["progress"].step("CSV and summary.md")
+    settings = cond.record()
+    _write_csv(files["measurements"], [{**r, **settings} for r in results["rows"]])
+    _write_csv(files["oracle"], results["oracle_rows"])
+    seconds = time.perf_counter() - t0
+    command = " ".join([PROG, *getattr(args, "argv", sys.argv[1:])])
+    with open(files["summary"], "w") as fh:
+        fh.write(report.markdown(fd, files, command, seconds))
+    print(f"{PROG}: wrote {len(files)} files to {out}{os.sep} in {seconds:.1f} s; the verdict:", file=sys.stderr)
+    for line in report.verdict_lines(fd):
+        print(f"- {line}")
+    return {"files": files, "findings": fd}
+
+
+def _measure(args, plan: Plan, repeats: int, chosen: list[str], progress: _Progress) -> dict[str, Any]:
+    """Every experiment of the plan; returns their rows by experiment (and all of them under ``rows``)."""
     common = {"repeats": repeats, "max_seconds": plan.max_seconds}
+    res: dict[str, Any] = {"progress": progress}
 
     progress.step(f"gradient of the seed graph ({plan.nodes} nodes) vs p = {list(plan.params)}")
-    p_rows = cost.sweep("seed_graph", "p", plan.params, {"n": plan.nodes}, ["forward-1", "forward-vec", "reverse-vec"],
-                        memory=False, experiment="gradient_vs_p", progress=progress.detail, **common)
-    rows += p_rows
-
+    res["p_rows"] = cost.sweep("seed_graph", "p", plan.params, {"n": plan.nodes},
+                               ["forward-1", "forward-vec", "reverse-vec"], memory=False, experiment="gradient_vs_p",
+                               progress=progress.detail, **common)
     progress.step(f"dense Jacobian vs n at m = {plan.dense_fixed}")
-    n_rows = cost.sweep("dense", "n", plan.dense_sizes, {"m": plan.dense_fixed}, memory=False,
-                        experiment="jacobian_vs_n", progress=progress.detail, **common)
-    rows += n_rows
+    res["n_rows"] = cost.sweep("dense", "n", plan.dense_sizes, {"m": plan.dense_fixed}, memory=False,
+                               experiment="jacobian_vs_n", progress=progress.detail, **common)
     progress.step(f"dense Jacobian vs m at n = {plan.dense_fixed}")
-    m_rows = cost.sweep("dense", "m", plan.dense_sizes, {"n": plan.dense_fixed}, memory=False,
-                        experiment="jacobian_vs_m", progress=progress.detail, **common)
-    rows += m_rows
+    res["m_rows"] = cost.sweep("dense", "m", plan.dense_sizes, {"n": plan.dense_fixed}, memory=False,
+                               experiment="jacobian_vs_m", progress=progress.detail, **common)
 
     progress.step(f"crossover grid over n, m in {list(plan.grid)}")
     grid_rows = []
@@ -192,22 +227,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress.detail(f"n = {n}")
         for m in plan.grid:
             f, fargs = workloads.build("dense", n=n, m=m)
-            grid_rows += cost.measure(f, fargs, memory=False,
-                                      extra={"experiment": "crossover", "workload": "dense", "size_n": n,
-                                             "size_m": m}, **common)
-    rows += grid_rows
+            grid_rows += cost.measure(f, fargs, memory=False, extra={"experiment": "crossover", "workload": "dense",
+                                                                     "size_n": n, "size_m": m}, **common)
+    res["grid_rows"] = grid_rows
 
     progress.step(f"memory of the chain gradient vs depth (p = {plan.chain_width})")
-    mem_rows = cost.sweep("chain", "n", plan.depths, {"p": plan.chain_width}, ["forward-1", "forward-vec",
-                                                                                "reverse-vec"],
-                          timing=False, experiment="memory_vs_depth", progress=progress.detail, **common)
-    rows += mem_rows
+    res["mem_rows"] = cost.sweep("chain", "n", plan.depths, {"p": plan.chain_width},
+                                 ["forward-1", "forward-vec", "reverse-vec"], timing=False,
+                                 experiment="memory_vs_depth", progress=progress.detail, **common)
+
+    progress.step(f"Hessian nestings vs n = {list(plan.hessian_sizes)} (budget {plan.hessian_budget:g} s each)")
+    res["hess_rows"] = hessians.measure(plan.hessian_sizes, repeats=repeats, budget=plan.hessian_budget,
+                                        max_seconds=plan.max_seconds, progress=progress.detail)
 
     progress.step("cheap-gradient constants")
-    cheap = {}
+    res["cheap"] = {}
     for name in ("seed_graph", "mlp", "chain"):
         f, fargs = workloads.build(name)
-        cheap[name] = cost.cheap_gradient(f, fargs, repeats=repeats)
+        res["cheap"][name] = cost.cheap_gradient(f, fargs, repeats=repeats)
 
     progress.step(f"every strategy on each workload at its default size: {', '.join(chosen)}")
     table_rows = []
@@ -217,7 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f, fargs = w(**sizes)
         table_rows += cost.measure(f, fargs, extra={"experiment": "workload_table", "workload": name,
                                                     **{f"size_{k}": v for k, v in sizes.items()}}, **common)
-    rows += table_rows
+    res["table_rows"] = table_rows
 
     progress.step(f"oracle check of both engines at small sizes: {', '.join(chosen)}")
     oracle_rows = []
@@ -227,197 +264,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for engine_mode, err in oracle.check(f, *fargs).items():
             oracle_rows.append({"workload": name, "sizes": " ".join(f"{k}={v}" for k, v in w.small.items()),
                                 "engine_mode": engine_mode, "max_rel_error": err, "ok": err < 1e-10})
+    res["oracle_rows"] = oracle_rows
 
-    peer_rows, peer_notes = [], []
+    res["peer_rows"], res["peer_notes"], res["peer_hess_rows"] = [], [], []
     if args.peers:
         progress.step("peers: JAX, PyTorch, HIPS autograd on the dense Jacobian grid")
-        peer_rows, peer_notes = peers.measure_dense([(n, m) for n in plan.grid for m in plan.grid],
-                                                    repeats=repeats, progress=progress.detail,
-                                                    max_seconds=plan.max_seconds)
-        rows += peer_rows
-
-    files = {"measurements": os.path.join(out, "measurements.csv"), "oracle": os.path.join(out, "oracle.csv"),
-             "summary": os.path.join(out, "summary.md")}
-    if not args.no_plots:
-        progress.step("plots")
-        from . import plots
-
-        files["cost_vs_p"] = plots.cost_vs_p(p_rows, os.path.join(out, "cost_vs_p.png"), plan.nodes)
-        files["jacobian_vs_n_m"] = plots.jacobian_vs_size(n_rows, m_rows, os.path.join(out, "jacobian_vs_n_m.png"),
-                                                          plan.dense_fixed, plan.dense_fixed)
-        files["crossover"] = plots.crossover_map(grid_rows, os.path.join(out, "crossover.png"), peer_rows)
-        files["vectorized"] = plots.vectorized_vs_loop(n_rows, m_rows, os.path.join(out, "vectorized_vs_loop.png"))
-        files["memory"] = plots.memory_vs_depth(mem_rows, os.path.join(out, "memory_vs_depth.png"),
-                                                plan.chain_width)
-
-    progress.step("CSV and summary.md")
-    _write_csv(files["measurements"], rows)
-    _write_csv(files["oracle"], oracle_rows)
-    headline = _summary(files, scale, plan, repeats, p_rows, n_rows, m_rows, grid_rows, mem_rows, cheap,
-                        table_rows, oracle_rows, peer_rows, peer_notes, args, time.perf_counter() - t0)
-    print(f"{PROG}: wrote {len(files)} files to {out}/ in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return {"files": files, **headline}
+        res["peer_rows"], res["peer_notes"] = peers.measure_dense(
+            [(n, m) for n in plan.grid for m in plan.grid], repeats=repeats, progress=progress.detail,
+            max_seconds=plan.max_seconds, threads=args.threads)
+        progress.step("peers: Hessians of Rosenbrock")
+        res["peer_hess_rows"], notes = peers.measure_hessians(
+            plan.hessian_sizes, repeats=repeats, budget=plan.hessian_budget, progress=progress.detail,
+            max_seconds=plan.max_seconds, threads=args.threads)
+        res["peer_notes"] += [n for n in notes if n not in res["peer_notes"]]
+    res["rows"] = [*res["p_rows"], *res["n_rows"], *res["m_rows"], *grid_rows, *res["mem_rows"], *res["hess_rows"],
+                   *table_rows, *res["peer_rows"], *res["peer_hess_rows"]]
+    return res
 
 
-def _summary(files, scale, plan, repeats, p_rows, n_rows, m_rows, grid_rows, mem_rows, cheap, table_rows,
-             oracle_rows, peer_rows, peer_notes, args, seconds) -> dict[str, Any]:
-    lines: list[str] = []
-    add = lines.append
-    add("# fwdrev: forward mode against reverse mode, measured\n")
-    add(f"Scale `{scale}`, timing = median of up to {repeats} repeats after one warm-up, counting off; op counts "
-        "and flops are exact, from `adops.count_ops` (primal, JVP and VJP work). "
-        f"Run took {seconds:.0f} s on {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.\n")
+def _plots(results: dict[str, Any], fd: dict[str, Any], out: str) -> dict[str, str]:
+    from . import plots
 
-    # --- acceptance: slopes in p
-    slope = {m: cost.slopes(p_rows, m) for m in ("ops", "flops", "time_s")}
-    fwd_ok = abs(slope["flops"]["forward-1"] - 1) <= 0.15 and abs(slope["ops"]["forward-1"] - 1) <= 0.15
-    rev_ok = slope["flops"]["reverse-vec"] < 0.3 and slope["ops"]["reverse-vec"] < 0.3
-    add(f"## Gradient cost against the number of parameters p (seed graph, n = {plan.nodes} nodes)\n")
-    add("Log-log slopes of cost against p at fixed n. Theory: forward mode needs p passes over n nodes, O(n·p), "
-        "slope 1; reverse mode one sweep, O(n + p), slope ~0 while p <= n.\n")
-    add(_table(["strategy", "slope (primitive evals)", "slope (flops)", "slope (time)", "theory"],
-               [[s, slope["ops"][s], slope["flops"][s], slope["time_s"][s],
-                 {"forward-1": "1 (O(n·p))", "forward-vec": "1 in flops, 0 in evals (one pass)",
-                  "reverse-vec": "~0 (O(n+p))"}[s]] for s in ("forward-1", "forward-vec", "reverse-vec")]))
-    add(f"\n**Acceptance**: forward slope 1 ± 0.15 in op counts: {'PASS' if fwd_ok else 'FAIL'} "
-        f"(flops {slope['flops']['forward-1']:.3f}, evals {slope['ops']['forward-1']:.3f}); reverse slope < 0.3: "
-        f"{'PASS' if rev_ok else 'FAIL'} (flops {slope['flops']['reverse-vec']:.3f}, "
-        f"evals {slope['ops']['reverse-vec']:.3f}).\n")
-    big = max(p_rows, key=lambda r: (r["x"], r["strategy"] == "forward-1"))
-    at_p = {r["strategy"]: r for r in p_rows if r["x"] == big["x"]}
-    add(f"At p = {big['x']}: forward one-at-a-time {at_p['forward-1']['flops']:,} flops in "
-        f"{at_p['forward-1']['time_s'] * 1e3:.1f} ms; reverse {at_p['reverse-vec']['flops']:,} flops in "
-        f"{at_p['reverse-vec']['time_s'] * 1e3:.1f} ms "
-        f"({at_p['forward-1']['flops'] / at_p['reverse-vec']['flops']:.0f}x fewer flops).\n")
-
-    # --- Jacobian vs n and m
-    add("## Jacobian of R^n -> R^m (dense map) against n and m\n")
-    add("Cost divided by the cost of one evaluation of f, log-log slope: forward needs n passes (slope 1 in n, 0 in "
-        "m), reverse m sweeps (slope 0 in n, 1 in m).\n")
-    add(_table(["strategy", "slope vs n (flops / f)", "slope vs m (flops / f)", "theory"],
-               [[s, _normalized_slope(n_rows, s, "flops"), _normalized_slope(m_rows, s, "flops"),
-                 "n: 1, m: 0" if s.startswith("forward") else "n: 0, m: 1"]
-                for s in ("forward-1", "forward-vec", "reverse-1", "reverse-vec")]))
-    add("")
-
-    # --- crossover
-    agree, total, cells = 0, 0, []
-    by_cell: dict = {}
-    for r in grid_rows:
-        by_cell.setdefault((r["n_in"], r["m_out"]), {})[r["strategy"]] = r
-    for (n, m), d in sorted(by_cell.items()):
-        ratio = d["forward-vec"]["flops"] / d["reverse-vec"]["flops"]
-        t_ratio = d["forward-1"]["time_s"] / d["reverse-1"]["time_s"]
-        if n != m:
-            total += 1
-            agree += (ratio > 1) == (n > m)
-        cells.append((n, m, ratio, t_ratio))
-    add("## Crossover\n")
-    add(f"Over the (n, m) grid {list(plan.grid)}², the mode with fewer flops is the one theory predicts "
-        f"(reverse when n > m, forward when n < m) in {agree} of {total} off-diagonal cells. ")
-    extreme = [c for c in cells if c[0] == max(plan.grid) and c[1] == min(plan.grid)]
-    if extreme:
-        n, m, ratio, t_ratio = extreme[0]
-        add(f"At n = {n}, m = {m} reverse mode does {ratio:.1f}x fewer flops and is {t_ratio:.1f}x faster "
-            "(one direction per pass); ")
-    extreme = [c for c in cells if c[0] == min(plan.grid) and c[1] == max(plan.grid)]
-    if extreme:
-        n, m, ratio, t_ratio = extreme[0]
-        add(f"at n = {n}, m = {m} forward mode does {1 / ratio:.1f}x fewer flops and is {1 / t_ratio:.1f}x faster.")
-    add("\n")
-
-    # --- cheap gradient
-    add("## Cheap-gradient constant\n")
-    add("Cost of value-and-gradient by one reverse sweep over the cost of f alone. Theory (Baur-Strassen / "
-        "Griewank): a small constant, at most about 3-5 in operation counts, independent of the number of inputs.\n")
-    add(_table(["workload (default size)", "flops ratio", "primitive-evals ratio", "time / recording f",
-                "time / plain NumPy f"],
-               [[k, v["flops"], v["ops"], v["time_vs_recording"], v["time_vs_numpy"]] for k, v in cheap.items()]))
-    add("\nThe time against plain NumPy also contains the per-primitive Python overhead of taping small arrays; "
-        "against recording the same f on a tape, the backward sweep adds about the constant in the first column.\n")
-
-    # --- vectorized vs loop
-    add("## Vectorized against one direction per pass (dense map, largest size)\n")
-    vec_lines = []
-    for rws, pair in ((n_rows, ("forward-1", "forward-vec")), (m_rows, ("reverse-1", "reverse-vec"))):
-        top = max(r["x"] for r in rws)
-        t = {r["strategy"]: r["time_s"] for r in rws if r["x"] == top}
-        vec_lines.append([pair[0].split("-")[0], top, t[pair[0]], t[pair[1]], t[pair[0]] / t[pair[1]]])
-    add(_table(["mode", "directions", "loop time [s]", "vectorized time [s]", "speed-up"], vec_lines))
-    add("")
-
-    # --- memory
-    mem_slope = {s: cost.fit_slope([r["x"] for r in mem_rows if r["strategy"] == s],
-                                   [r["peak_bytes"] for r in mem_rows if r["strategy"] == s])
-                 for s in ("forward-1", "forward-vec", "reverse-vec")}
-    add(f"## Memory against depth (chain over a p = {plan.chain_width} vector)\n")
-    add("Log-log slope of peak memory (tracemalloc) against depth: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in mem_slope.items()) + ". Theory: reverse 1 (the tape keeps every node), "
-        "forward 0.\n")
-
-    # --- per-workload table
-    add("## Every strategy on each workload (default sizes)\n")
-    add(_table(["workload", "strategy", "n x m", "passes", "evals primal/jvp/vjp", "flops", "time [ms]",
-                "peak [KiB]"],
-               [[r["workload"], r["strategy"], f"{r['n_in']} x {r['m_out']}", r["passes"],
-                 f"{r['ops_primal']}/{r['ops_jvp']}/{r['ops_vjp']}", r["flops"], r["time_s"] * 1e3,
-                 r["peak_bytes"] / 1024] for r in table_rows]))
-    add("")
-
-    # --- oracle
-    worst = max((r["max_rel_error"] for r in oracle_rows), default=0.0)
-    add("## Oracle check (exact SymPy derivatives, small sizes)\n")
-    add(f"Every workload's Jacobian from both engines in every mode against `compare.oracle`: worst relative "
-        f"error {worst:.2e} ({'all OK' if all(r['ok'] for r in oracle_rows) else 'SOME FAILED'}).\n")
-    modes = sorted({r["engine_mode"] for r in oracle_rows})
-    by_w: dict = {}
-    for r in oracle_rows:
-        by_w.setdefault((r["workload"], r["sizes"]), {})[r["engine_mode"]] = r["max_rel_error"]
-    add(_table(["workload", "sizes", *modes],
-               [[w, s, *[f"{d[mo]:.1e}" if mo in d else "-" for mo in modes]] for (w, s), d in by_w.items()]))
-    add("")
-
-    # --- peers
-    add("## Peers\n")
-    if not args.peers:
-        add("Not run (add `--peers`).\n")
-    else:
-        for note in peer_notes:
-            add(f"- {note}")
-        engines = sorted({r["engine"] for r in peer_rows})
-        if engines:
-            add("\nDense Jacobian, wall time of the largest grid corners [ms] (one direction per pass / "
-                "vectorized):\n")
-            lo, hi = min(plan.grid), max(plan.grid)
-            body = []
-            for e in engines:
-                for n, m in ((hi, lo), (lo, hi)):
-                    t = {r["strategy"]: r["time_s"] for r in peer_rows if r["engine"] == e and r["n_in"] == n
-                         and r["m_out"] == m}
-                    body.append([e, f"{n} x {m}", *[t.get(s, float("nan")) * 1e3 for s in
-                                                    ("forward-1", "reverse-1", "forward-vec", "reverse-vec")]])
-            for n, m in ((hi, lo), (lo, hi)):
-                t = {r["strategy"]: r["time_s"] for r in grid_rows if r["n_in"] == n and r["m_out"] == m}
-                body.append(["fwdrev", f"{n} x {m}", *[t[s] * 1e3 for s in
-                                                        ("forward-1", "reverse-1", "forward-vec", "reverse-vec")]])
-            add(_table(["engine", "n x m", "forward-1", "reverse-1", "forward-vec", "reverse-vec"], body))
-        add("")
-
-    # --- environment and files
-    import matplotlib
-    import sympy
-
-    add("## Environment\n")
-    add(f"- Python {platform.python_version()} ({platform.python_implementation()}), NumPy {np.__version__}, "
-        f"SymPy {sympy.__version__}, matplotlib {matplotlib.__version__}")
-    add(f"- {platform.platform()}, {os.cpu_count()} CPUs, processor {platform.processor() or platform.machine()}")
-    add(f"- command: `{PROG} {' '.join(sys.argv[1:])}`\n")
-    add("## Files\n")
-    for key, path in files.items():
-        add(f"- `{os.path.basename(path)}` ({key})")
-    with open(files["summary"], "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return {"slopes": slope, "acceptance": fwd_ok and rev_ok, "cheap_gradient": cheap, "oracle_worst": worst}
+    plan = results["plan"]
+    return {
+        "cost_vs_p": plots.cost_vs_p(results["p_rows"], os.path.join(out, "cost_vs_p.png"), plan.nodes),
+        "jacobian_vs_n_m": plots.jacobian_vs_size(results["n_rows"], results["m_rows"],
+                                                  os.path.join(out, "jacobian_vs_n_m.png"), plan.dense_fixed,
+                                                  plan.dense_fixed),
+        "crossover": plots.crossover_map(results["grid_rows"], os.path.join(out, "crossover.png"),
+                                         results["peer_rows"]),
+        "vectorized": plots.vectorized_vs_loop(results["n_rows"], results["m_rows"],
+                                               os.path.join(out, "vectorized_vs_loop.png")),
+        "memory": plots.memory_vs_depth(results["mem_rows"], os.path.join(out, "memory_vs_depth.png"),
+                                        plan.chain_width),
+        "hessians": plots.hessians_vs_n(results["hess_rows"], os.path.join(out, "hessians.png"),
+                                        results["peer_hess_rows"]),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -427,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv
         run(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -1,8 +1,8 @@
 """Cost accounting: what a full Jacobian (or gradient) costs under each differentiation strategy.
 
 For a function and a point, every strategy is measured four ways: exact primitive evaluations and flops from
-``adops.count_ops`` (split into primal, JVP and VJP work), wall time (median of repeats after a warm-up, with
-counting off), and peak memory (``tracemalloc``). ``sweep`` repeats that over one size of a workload and
+``adops.count_ops`` (split into primal, JVP and VJP work), wall time (median, min and max of repeats after a
+warm-up, with counting off), and peak memory (``tracemalloc``). ``sweep`` repeats that over one size of a workload and
 ``fit_slope`` fits the log-log growth the theory predicts.
 
 >>> from compare import cost, workloads
@@ -31,7 +31,8 @@ import revad
 
 from .workloads import dims, get
 
-__all__ = ["Strategy", "STRATEGIES", "jacobian_fn", "count", "time_call", "peak_memory", "f_cost", "measure",
+__all__ = ["Strategy", "STRATEGIES", "jacobian_fn", "count", "time_call", "time_stats", "peak_memory", "f_cost",
+           "measure",
            "sweep", "fit_slope", "slopes", "cheap_gradient", "PHASES"]
 
 PHASES = ("primal", "jvp", "vjp")
@@ -119,15 +120,18 @@ def count(f: Callable, args: tuple, strategy: str | Strategy, argnums: int | tup
     return row
 
 
-def time_call(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1, max_seconds: float = 5.0) -> float:
-    """Median wall time in seconds of ``fn(*args)`` over ``repeats`` calls after ``warmup`` calls.
+def time_stats(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1,
+               max_seconds: float = 5.0) -> dict[str, float]:
+    """Wall time of ``fn(*args)`` over ``repeats`` calls after ``warmup`` calls: median, min and max in seconds.
 
-    Slow calls get fewer repeats: about ``max_seconds`` is spent in all (at least one timed call).
+    Slow calls get fewer repeats: about ``max_seconds`` is spent in all (at least one timed call). The garbage
+    collector is off while timing, so a collection triggered by earlier work does not land in one repeat.
 
     Examples
     --------
-    >>> time_call(np.sin, np.ones(3), repeats=3) < 1.0
-    True
+    >>> t = time_stats(np.sin, np.ones(3), repeats=3)
+    >>> t["time_min_s"] <= t["time_s"] <= t["time_max_s"], t["time_repeats"]
+    (True, 3)
     """
     first = None
     for _ in range(max(warmup, 0)):
@@ -147,7 +151,19 @@ def time_call(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1, max_s
     finally:
         if gc_was_on:
             gc.enable()
-    return float(statistics.median(samples))
+    return {"time_s": float(statistics.median(samples)), "time_min_s": float(min(samples)),
+            "time_max_s": float(max(samples)), "time_repeats": len(samples)}
+
+
+def time_call(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1, max_seconds: float = 5.0) -> float:
+    """Median wall time in seconds of ``fn(*args)``: ``time_stats`` without the spread.
+
+    Examples
+    --------
+    >>> time_call(np.sin, np.ones(3), repeats=3) < 1.0
+    True
+    """
+    return time_stats(fn, *args, repeats=repeats, warmup=warmup, max_seconds=max_seconds)["time_s"]
 
 
 def peak_memory(fn: Callable, *args: Any) -> int:
@@ -207,7 +223,10 @@ def measure(f: Callable, args: tuple, strategies: Iterable[str] = tuple(STRATEGI
         s = _strategy(name)
         row = {**(extra or {}), **count(f, args, s), **base}
         jac = jacobian_fn(f, s)
-        row["time_s"] = time_call(jac, *args, repeats=repeats, max_seconds=max_seconds) if timing else float("nan")
+        if timing:
+            row.update(time_stats(jac, *args, repeats=repeats, max_seconds=max_seconds))
+        else:
+            row.update(time_s=float("nan"), time_min_s=float("nan"), time_max_s=float("nan"), time_repeats=0)
         row["peak_bytes"] = peak_memory(jac, *args) if memory else -1
         rows.append(row)
     return rows

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .cost import time_call
-from .workloads import dense_arrays
+from .cost import fit_slope, time_stats
+from .workloads import dense_arrays, rosenbrock
 
-__all__ = ["PEERS", "available", "jacobians", "measure_dense"]
+__all__ = ["PEERS", "available", "jacobians", "measure_dense", "hessians", "measure_hessians", "set_threads"]
 
 PEERS = ("jax", "torch", "autograd")
 
@@ -42,6 +42,18 @@ def available(names: Iterable[str] = PEERS) -> dict[str, str | None]:
         except Exception:  # not installed, or broken on this machine: either way, skip it
             found[name] = None
     return found
+
+
+def set_threads(name: str, threads: int) -> None:
+    """Give a peer the thread count the comparison runs with (PyTorch keeps its own pool; JAX reads XLA_FLAGS,
+    set by ``compare.conditions.controlled`` before it loads, and the CPU affinity bounds it anyway).
+
+    >>> set_threads("autograd", 1)   # nothing to set: autograd runs on NumPy
+    """
+    if name == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _basis(k: int) -> np.ndarray:
@@ -140,7 +152,7 @@ def jacobians(peer: str, n: int, m: int, hidden: int = 16) -> dict[str, Callable
 
 def measure_dense(grid: Iterable[tuple[int, int]], hidden: int = 16, repeats: int = 3,
                   names: Iterable[str] = PEERS, progress: Callable[[str], None] | None = None,
-                  max_seconds: float = 2.0) -> tuple[list[dict[str, Any]], list[str]]:
+                  max_seconds: float = 2.0, threads: int = 1) -> tuple[list[dict[str, Any]], list[str]]:
     """Time every importable peer on the dense workload at each ``(n, m)`` in ``grid``.
 
     Returns ``(rows, notes)``: CSV-ready rows (``engine`` = the peer) and one note per skipped or failing
@@ -166,6 +178,7 @@ def measure_dense(grid: Iterable[tuple[int, int]], hidden: int = 16, repeats: in
             notes.append(f"{name}: not importable here, skipped (install the 'peers' extra to include it)")
             continue
         try:
+            set_threads(name, threads)
             for n, m in grid:
                 if progress is not None:
                     progress(f"peer {name} n={n} m={m}")
@@ -181,7 +194,131 @@ def measure_dense(grid: Iterable[tuple[int, int]], hidden: int = 16, repeats: in
                                  "mode": base.split("-")[0], "vectorized": base.endswith("vec"), "n_in": n,
                                  "m_out": m, "size_n": n, "size_m": m, "size_hidden": hidden,
                                  "passes": 1 if base.endswith("vec") else (n if base.startswith("forward") else m),
-                                 "time_s": time_call(run, repeats=repeats, max_seconds=max_seconds)})
+                                 **time_stats(run, repeats=repeats, max_seconds=max_seconds)})
+        except Exception as exc:  # a peer that breaks is reported, and the others still run
+            rows = [r for r in rows if r["engine"] != name]
+            notes.append(f"{name} {versions[name]}: failed ({type(exc).__name__}: {exc}); left out")
+    return rows, notes
+
+
+# ---- Hessians -------------------------------------------------------------------------------------------------
+
+
+def _jax_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def f(x):
+        head, tail = x[:-1], x[1:]
+        return jnp.sum(100.0 * jnp.square(tail - head * head) + jnp.square(1.0 - head))
+
+    xj = jnp.asarray(x)
+    eager, jitted = jax.hessian(f), jax.jit(jax.hessian(f))
+    return {"jax.hessian (eager)": lambda: np.asarray(eager(xj)),
+            "jax.jit(jax.hessian)": lambda: np.asarray(jitted(xj).block_until_ready())}
+
+
+def _torch_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+    import torch
+    from torch import func
+
+    def f(x):
+        head, tail = x[:-1], x[1:]
+        return torch.sum(100.0 * torch.square(tail - head * head) + torch.square(1.0 - head))
+
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    return {"torch.func.hessian": lambda: func.hessian(f)(xt).numpy(),
+            "torch.autograd.functional.hessian(vectorize=True)":
+                lambda: torch.autograd.functional.hessian(f, xt, vectorize=True).numpy()}
+
+
+def _autograd_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+    import autograd.numpy as anp
+    from autograd import hessian
+
+    def f(x):
+        head, tail = x[:-1], x[1:]
+        return anp.sum(100.0 * anp.square(tail - head * head) + anp.square(1.0 - head))
+
+    return {"autograd.hessian": lambda: hessian(f)(x)}
+
+
+_HESSIAN_BUILDERS = {"jax": _jax_hessians, "torch": _torch_hessians, "autograd": _autograd_hessians}
+
+
+def hessians(peer: str, n: int) -> dict[str, Callable[[], np.ndarray]]:
+    """Zero-argument functions computing the Hessian of Rosenbrock's function at ``workloads.rosenbrock(n)``'s
+    point with ``peer``, one per way the peer offers.
+
+    Raises ``ImportError`` when the peer is not installed and ``KeyError`` for an unknown peer.
+
+    Examples
+    --------
+    >>> hessians("no_such_peer", 3)
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown peer 'no_such_peer'; known: jax, torch, autograd"
+    """
+    if peer not in _HESSIAN_BUILDERS:
+        raise KeyError(f"unknown peer {peer!r}; known: {', '.join(PEERS)}")
+    f, (x,) = rosenbrock(n)
+    return _HESSIAN_BUILDERS[peer](f, x)
+
+
+def measure_hessians(sizes: Iterable[int], repeats: int = 3, names: Iterable[str] = PEERS, budget: float = 2.0,
+                     progress: Callable[[str], None] | None = None, max_seconds: float = 2.0,
+                     threads: int = 1) -> tuple[list[dict[str, Any]], list[str]]:
+    """Time every importable peer's Hessian of Rosenbrock's function at each n in ``sizes``.
+
+    Each Hessian is checked against ``revad.hessian`` first. A way whose next size is predicted to take more
+    than ``budget`` seconds is skipped there and beyond, with a row that says so. Returns ``(rows, notes)``.
+
+    Examples
+    --------
+    >>> rows, notes = measure_hessians([4], names=["autograd"], repeats=1)
+    >>> all(r["engine"] == "autograd" for r in rows) or notes != []
+    True
+    """
+    import revad
+
+    names, sizes = list(names), list(sizes)
+    versions = available(names)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for name in names:
+        if versions[name] is None:
+            notes.append(f"{name}: not importable here, skipped (install the 'peers' extra to include it)")
+            continue
+        history: dict[str, list[tuple[int, float]]] = {}
+        stopped: dict[str, str] = {}
+        try:
+            set_threads(name, threads)
+            for n in sizes:
+                f, (x,) = rosenbrock(n)
+                expected = revad.hessian(f)(x)
+                for way, run in hessians(name, n).items():
+                    base = {"experiment": "hessian_vs_n", "workload": "rosenbrock", "engine": name,
+                            "engine_version": versions[name], "strategy": way, "call": way, "x": n, "n_in": n,
+                            "size_n": n}
+                    past = history.setdefault(way, [])
+                    if way not in stopped and past:
+                        slope = fit_slope(*zip(*past[-2:])) if len(past) >= 2 else 2.0
+                        guess = past[-1][1] * (n / past[-1][0]) ** max(slope if np.isfinite(slope) else 2.0, 1.0)
+                        if guess > budget:
+                            stopped[way] = f"skipped: predicted {guess:.3g} s > budget {budget:g} s"
+                    if way in stopped:
+                        rows.append({**base, "skipped": stopped[way]})
+                        continue
+                    if progress is not None:
+                        progress(f"peer Hessian {way} n={n}")
+                    got = np.asarray(run(), dtype=float)
+                    if not np.allclose(got, expected, rtol=1e-9, atol=1e-9):
+                        raise RuntimeError(f"{way} gave a wrong Hessian at n={n}")
+                    timing = time_stats(run, repeats=repeats, max_seconds=max_seconds)
+                    past.append((n, timing["time_s"]))
+                    rows.append({**base, **timing, "skipped": ""})
         except Exception as exc:  # a peer that breaks is reported, and the others still run
             rows = [r for r in rows if r["engine"] != name]
             notes.append(f"{name} {versions[name]}: failed ({type(exc).__name__}: {exc}); left out")

@@ -24,7 +24,8 @@ def _subplots(nrows=1, ncols=1, figsize=None, layout=None, **kwargs):
     fig = Figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
-__all__ = ["STYLE", "cost_vs_p", "jacobian_vs_size", "crossover_map", "vectorized_vs_loop", "memory_vs_depth"]
+__all__ = ["STYLE", "cost_vs_p", "jacobian_vs_size", "crossover_map", "vectorized_vs_loop", "memory_vs_depth",
+           "hessians_vs_n"]
 
 STYLE = {
     "forward-1": {"color": "tab:blue", "marker": "o", "linestyle": "-", "label": "forward, one tangent per pass"},
@@ -310,3 +311,72 @@ def memory_vs_depth(rows: Sequence[dict], path: str, width: int) -> str:
     ax.legend(fontsize=8)
     return _finish(fig, path, f"Memory of the gradient vs depth (p = {width}): reverse keeps a tape, forward does not")
 
+
+
+HESSIAN_STYLE = {
+    "forward-over-forward": {"color": "tab:blue", "marker": "o", "linestyle": "-"},
+    "forward-over-reverse": {"color": "tab:purple", "marker": "s", "linestyle": "-"},
+    "reverse-over-forward": {"color": "tab:green", "marker": "^", "linestyle": "--"},
+    "reverse-over-reverse": {"color": "tab:red", "marker": "D", "linestyle": "--"},
+}
+_PEER_MARKERS = ("x", "+", "1", "*", "v", "P")
+
+
+def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = ()) -> str:
+    """The four nestings of the two modes computing a Hessian, against n: exact flops, time and peak memory.
+
+    Sizes a strategy skipped (over its time budget) are marked on the time panel's bottom edge; peers' Hessians
+    (grey, dotted) share the time panel.
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "x": n, "flops": n * n, "time_s": 1e-4 * n, "peak_bytes": 100 * n, "skipped": ""}
+    ...         for s in HESSIAN_STYLE for n in (4, 8)]
+    >>> import tempfile, os
+    >>> os.path.exists(hessians_vs_n(rows, os.path.join(tempfile.mkdtemp(), "h.png")))
+    True
+    """
+    from .hessians import STRATEGIES
+
+    fig, axes = _subplots(1, 3, figsize=(15, 4.8))
+    done = [r for r in rows if not r.get("skipped")]
+    for ax, metric in zip(axes, ("flops", "time_s", "peak_bytes")):
+        for name, style in HESSIAN_STYLE.items():
+            x, y = _series(done, name, metric)
+            if len(x):
+                ax.plot(x, y, label=f"{STRATEGIES[name].short}: {STRATEGIES[name].call}", **style)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("n (Rosenbrock's function of n variables)")
+        ax.set_ylabel(METRIC_LABEL[metric])
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_title("exact flops")
+    axes[1].set_title("wall time (median)")
+    axes[2].set_title("peak memory (tracemalloc)")
+    ax = axes[1]
+    engines = []
+    for r in peer_rows:
+        if not r.get("skipped") and r["strategy"] not in engines:
+            engines.append(r["strategy"])
+    for i, way in enumerate(engines):
+        pts = sorted((r["x"], r["time_s"]) for r in peer_rows if r["strategy"] == way and not r.get("skipped"))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color="0.45", linestyle=":",
+                marker=_PEER_MARKERS[i % len(_PEER_MARKERS)], label=way)
+    skipped = [r for r in rows if r.get("skipped")]
+    if skipped:
+        for r in skipped:
+            ax.plot([r["x"]], [0.0], marker="|", markersize=14, color=HESSIAN_STYLE[r["strategy"]]["color"],
+                    transform=ax.get_xaxis_transform(), clip_on=False, linestyle="none")
+        ax.plot([], [], marker="|", color="black", linestyle="none", label="skipped: over the time budget")
+    handles, labels = [], []
+    for a in axes:
+        for h, lab in zip(*a.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("Hessian of Rosenbrock's function: the four nestings of forward and reverse mode", fontsize=12)
+    fig.tight_layout(rect=(0, 0.16 if len(labels) > 6 else 0.12, 1, 0.95))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path

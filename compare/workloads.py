@@ -20,7 +20,7 @@ import numpy as np
 
 import adops.nn as nn
 
-__all__ = ["Workload", "WORKLOADS", "get", "build", "names", "dims", "seed_example", "dense_arrays"]
+__all__ = ["Workload", "WORKLOADS", "get", "build", "names", "dims", "seed_example", "dense_arrays", "rosenbrock"]
 
 
 @dataclass(frozen=True)
@@ -236,10 +236,34 @@ def chain(n: int = 16, p: int = 16) -> tuple[Callable, tuple]:
     return f, (x,)
 
 
+# ---- Rosenbrock: the classic test of Hessians ------------------------------------------------------------------
+def rosenbrock(n: int = 32) -> tuple[Callable, tuple]:
+    """``f(x) = sum(100 (x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)``: R^n -> R, cost O(n), Hessian n x n.
+
+    The Hessian workload of ``compare.hessians``: every nesting of the two modes computes it, at costs that
+    grow like n (one Hessian-vector product) times n (directions) or faster.
+
+    Examples
+    --------
+    >>> f, (x,) = rosenbrock(n=3)
+    >>> float(f(np.ones(3)))
+    0.0
+    """
+    x = np.random.default_rng(5).uniform(-1.5, 1.5, size=n)
+
+    def f(x):
+        head, tail = x[:-1], x[1:]
+        return np.sum(100.0 * np.square(tail - head * head) + np.square(1.0 - head))
+
+    f.__name__ = f"rosenbrock_{n}"
+    return f, (x,)
+
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("seed_graph", "seed 002's a = w*x + b, J = (a-y)^2/2 grown to n tanh nodes fed by p parameters",
+        Workload("seed_graph", "the seed example's a = w*x + b, J = (a-y)^2/2 grown to n tanh nodes fed by p"
+                 " parameters",
                  seed_graph, {"n": 64, "p": 8, "activation": True}, {"n": 6, "p": 3}, scalar=True),
         Workload("dense", "W2 @ tanh(W1 @ x + b1): R^n -> R^m", dense, {"n": 16, "m": 16, "hidden": 16},
                  {"n": 3, "m": 2, "hidden": 3}),
@@ -250,6 +274,8 @@ WORKLOADS: dict[str, Workload] = {
                  {"n": 32}, {"n": 4}, jacobian_shape="diagonal"),
         Workload("chain", "depth-n chain of tanh nodes over a p-vector, sum-of-squares loss", chain,
                  {"n": 16, "p": 16}, {"n": 3, "p": 3}, scalar=True),
+        Workload("rosenbrock", "Rosenbrock's function of n variables (the Hessian workload)", rosenbrock,
+                 {"n": 32}, {"n": 4}, scalar=True),
     )
 }
 

@@ -1,0 +1,266 @@
+"""Rendering of a run's findings (``compare.findings``): ``summary.md`` and the CLI's closing verdict lines.
+
+Nothing here judges: every number and every yes/no comes from the findings dict, so the verdict a reader sees on
+the console and at the top of ``summary.md`` is the same text.
+
+>>> from compare import report
+>>> report.num(6.52e-16), report.num(0.4567), report.num(12345.0)
+('0.00', '0.46', '12,345')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .hessians import STRATEGIES as HESSIAN_STRATEGIES
+
+__all__ = ["num", "table", "verdict_lines", "markdown"]
+
+
+def num(x: Any, digits: int = 2) -> str:
+    """A number for a reader: fixed decimals for small values (so 6.5e-16 reads 0.00), thousands separators
+    for large ones, "n/a" for NaN; other values as ``str``."""
+    if isinstance(x, (bool, np.bool_)):
+        return str(x)
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not np.isfinite(x):
+            return "n/a"
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        if abs(x) >= 100:
+            return f"{x:.0f}"
+        return f"{x:.{digits}f}" if abs(x) >= 10 ** -digits or x == 0 else f"{0.0:.{digits}f}"
+    return str(x)
+
+
+def _ms(seconds: float) -> str:
+    return "n/a" if not np.isfinite(seconds) else (f"{seconds * 1e3:.3g} ms")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table; cells formatted with ``num``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(num(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict_lines(fd: dict[str, Any]) -> list[str]:
+    """The plain answer to "which mode?" on this machine: the first lines of summary.md and the CLI's last."""
+    v = fd["verdict"]
+    cx = v["crossover"]
+    rf, rt = cx["flops"], cx["time"]
+    lines = [
+        f"Jacobians of f: R^n -> R^m: forward mode wins when n < r·m and reverse mode when n > r·m. Measured on "
+        f"this machine (dense map, {rt['total']} (n, m) cells, the default vectorized jacfwd/jacrev): "
+        f"r = {rf['r']:.2g} in flops (the rule picks the cheaper mode in {rf['agree']} of {rf['total']} cells; one "
+        f"VJP direction costs {cx['direction_flops_ratio']:.2g}x the flops of one JVP direction) and "
+        f"r = {rt['r']:.2g} in time (median of the cells' estimates, quartiles {rt['low']:.2g}-{rt['high']:.2g}; "
+        f"the rule picks the faster mode in {rt['agree']} of {rt['total']} cells).",
+    ]
+    cheap = v["cheap_gradient"]
+    if cheap:
+        lo = min(c["flops"] for c in cheap.values())
+        hi = max(c["flops"] for c in cheap.values())
+        lines.append(f"Gradients (m = 1): reverse mode, once n > r; one reverse sweep costs {lo:.2g}-{hi:.2g}x the "
+                     "flops of f whatever n is, while forward mode needs n passes.")
+    vec = v["vectorizing"]
+    parts = []
+    for mode in ("forward", "reverse"):
+        d = vec[mode]
+        where = "at every measured size" if d["faster_everywhere"] else f"but NOT at {d['slower_at']}"
+        parts.append(f"{mode} {d['min']:.2g}-{d['max']:.2g}x faster than one direction per pass {where}")
+    lines.append("Carrying all directions in one pass (vectorized, the default): " + "; ".join(parts) + ".")
+    h = v["hessians"]
+    if h["measured"]:
+        best = HESSIAN_STRATEGIES[h["best_time"]]
+        others = ", ".join(f"{HESSIAN_STRATEGIES[s].short} {_ms(d['time_s'])}" for s, d in h["at_top"].items()
+                           if s != h["best_time"])
+        skipped = ", ".join(f"{HESSIAN_STRATEGIES[s].short} from n = {n}" for s, n in h["skipped_from"].items())
+        if len(h["tied"]) > 1:
+            lead = (f"Hessians: {best.name} (`{best.call}`): at n = {h['n']} it ({_ms(h['best_time_s'])}) and "
+                    f"{', '.join(HESSIAN_STRATEGIES[s].short for s in h['tied'] if s != h['best_time'])} are within "
+                    f"25% in time, and it does the fewest flops ({others})")
+        else:
+            lead = (f"Hessians: {best.name} (`{best.call}`), fastest at n = {h['n']} ({_ms(h['best_time_s'])}; "
+                    f"{others or 'no other nesting measured there'})")
+        text = (f"{lead}. Forward-over-reverse and reverse-over-reverse "
+                "cost n Hessian-vector products (flops ~ n·cost(f)); forward-over-forward and reverse-over-forward "
+                "push n directions through an n-direction gradient (flops ~ n²·cost(f))")
+        text += f" and ran out of time budget ({skipped})." if skipped else "."
+        if h["peers_at_top"]:
+            name, t = h["peers_at_top"][0]
+            text += f" Fastest peer at n = {h['n']}: {name} {_ms(t)}."
+        lines.append(text)
+    for flag in fd["flags"]:
+        lines.append(f"Caution — {flag}.")
+    return lines
+
+
+def _conditions_lines(fd: dict[str, Any], command: str, seconds: float) -> list[str]:
+    c = fd["conditions"]
+    pin = (f"pinned to CPU{'s' if len(c.cpus) > 1 else ''} {', '.join(map(str, c.cpus))}" if c.pinned
+           else f"not pinned (the OS does not allow it here); allowed CPUs {', '.join(map(str, c.cpus))}")
+    return [
+        f"- command: `{command}`, scale `{fd['scale']}`, run took {seconds:.0f} s, started {c.started}",
+        f"- threads: {c.threads} (BLAS/OpenMP via threadpoolctl; PyTorch via torch.set_num_threads), {pin}, "
+        f"{c.cpu_count} CPUs in the machine",
+        f"- BLAS: {c.blas_text()}",
+        f"- load: {c.load_text()}",
+        f"- timing: wall clock, one warm-up call, then the median of up to {fd['repeats']} repeats (min and max "
+        f"kept in measurements.csv); garbage collector off while timing; counting off",
+        f"- spread: {fd['spread']['wide']} of {fd['spread']['timed']} timed rows have max/min > 2",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()),
+        f"- machine: {c.machine}, Python {c.python}",
+    ]
+
+
+def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: float) -> str:
+    """The whole ``summary.md``: verdict first, then the conditions, then the evidence section by section."""
+    out: list[str] = []
+    add = out.append
+    add("# fwdrev: which mode, measured\n")
+    add("## Verdict\n")
+    for line in verdict_lines(fd):
+        add(f"- {line}")
+    add("")
+    add("## Conditions\n")
+    out.extend(_conditions_lines(fd, command, seconds))
+    add("")
+
+    g = fd["gradient_vs_p"]
+    s = g["slopes"]
+    add(f"## Gradient cost against the number of parameters p (seed graph, n = {g['nodes']} nodes)\n")
+    add("Log-log slopes of cost against p at fixed n. Theory: forward mode needs p passes over n nodes, O(n·p), "
+        "slope 1; reverse mode one sweep, O(n + p), slope about 0 while p <= n.\n")
+    add(table(["strategy", "slope (primitive evals)", "slope (flops)", "slope (time)", "theory"],
+              [[k, s["ops"][k], s["flops"][k], s["time_s"][k],
+                {"forward-1": "1 (O(n·p))", "forward-vec": "1 in flops, 0 in evals (one pass)",
+                 "reverse-vec": "about 0 (O(n+p))"}[k]] for k in ("forward-1", "forward-vec", "reverse-vec")]))
+    add(f"\nAt p = {g['p']}: forward one-at-a-time {num(g['forward_flops'])} flops in {_ms(g['forward_time'])}; "
+        f"reverse {num(g['reverse_flops'])} flops in {_ms(g['reverse_time'])} "
+        f"({g['forward_flops'] / g['reverse_flops']:.0f}x fewer flops).\n")
+
+    add("## Jacobian of R^n -> R^m (dense map) against n and m\n")
+    add("Cost divided by the cost of one evaluation of f, log-log slope: forward needs n passes (slope 1 in n, 0 in "
+        "m), reverse m sweeps (slope 0 in n, 1 in m).\n")
+    add(table(["strategy", "slope vs n (flops / f)", "slope vs m (flops / f)", "theory"],
+              [[k, d["n"], d["m"], "n: 1, m: 0" if k.startswith("forward") else "n: 0, m: 1"]
+               for k, d in fd["jacobian_slopes"].items()]))
+    add("")
+
+    cx = fd["verdict"]["crossover"]
+    add("## Crossover\n")
+    add("Winner per (n, m) cell, vectorized strategies (F = forward, R = reverse), in flops / in time:\n")
+    cells = {(n, m): w for n, m, w in cx["flops"]["winners"]}
+    times = {(n, m): w for n, m, w in cx["time"]["winners"]}
+    ns = sorted({k[0] for k in cells})
+    ms = sorted({k[1] for k in cells})
+    add(table(["m \\ n", *map(str, ns)],
+              [[str(m), *[f"{cells.get((n, m), '-')[0].upper()} / {times.get((n, m), '-')[0].upper()}"
+                          for n in ns]] for m in reversed(ms)]))
+    for name, label in (("many_inputs", "many inputs"), ("many_outputs", "many outputs")):
+        e = cx["extremes"].get(name)
+        if e:
+            add(f"\n{label.capitalize()} (n = {e['n']}, m = {e['m']}): forward / reverse = {e['flops']:.3g} in flops, "
+                f"{e['time']:.3g} in time.")
+    add("")
+
+    add("## Vectorized against one direction per pass (dense map)\n")
+    vec = fd["verdict"]["vectorizing"]
+    rows = [[mode, x, s] for mode in ("forward", "reverse") for x, s in vec[mode]["speedups"]]
+    add(table(["mode", "directions (n or m)", "speed-up of vectorizing (loop time / vectorized time)"], rows))
+    add("")
+
+    add("## Cheap-gradient constant\n")
+    add("Cost of value-and-gradient by one reverse sweep over the cost of f alone. Theory (Baur-Strassen, "
+        "Griewank): a small constant, at most about 3-5 in operation counts, independent of the number of inputs.\n")
+    add(table(["workload (default size)", "flops ratio", "primitive-evals ratio", "time / recording f",
+               "time / plain NumPy f"],
+              [[k, v["flops"], v["ops"], v["time_vs_recording"], v["time_vs_numpy"]]
+               for k, v in fd["verdict"]["cheap_gradient"].items()]))
+    add("\nAgainst plain NumPy the time also holds the per-primitive Python overhead of taping small arrays.\n")
+
+    add("## Hessians: the four nestings against n (Rosenbrock)\n")
+    add("Exact flops and primitive evaluations, median time, peak memory (tracemalloc); a strategy predicted to "
+        "exceed its time budget at a size is skipped there and beyond.\n")
+    hrows = []
+    for r in fd["hessian_rows"]:
+        s = HESSIAN_STRATEGIES[r["strategy"]]
+        if r.get("skipped"):
+            hrows.append([r["x"], s.short, f"`{s.call}`", "-", "-", r["skipped"], "-"])
+        else:
+            hrows.append([r["x"], s.short, f"`{s.call}`", r["flops"], r["ops"], _ms(r["time_s"]),
+                          f"{r['peak_bytes'] / 2 ** 20:.2f}" if r["peak_bytes"] >= 0 else "-"])
+    add(table(["n", "nesting", "call", "flops", "evals", "time", "peak [MiB]"], hrows))
+    h = fd["verdict"]["hessians"]
+    if h["measured"]:
+        add("\nLog-log slope of flops against n: " + ", ".join(
+            f"{HESSIAN_STRATEGIES[k].short} {num(v)}" for k, v in h["flops_slopes"].items()) +
+            " (theory: 2 for the n-products nestings, as cost(f) grows like n; 3 for the other two).")
+    peer_h = [r for r in fd["peers"]["hessian_rows"]]
+    if peer_h:
+        add("\nPeers on the same Hessian:\n")
+        add(table(["n", "peer", "time"], [[r["x"], r["strategy"], r["skipped"] or _ms(r["time_s"])]
+                                          for r in peer_h]))
+    add("")
+
+    add(f"## Memory against depth (chain over a p = {fd['plan'].chain_width} vector)\n")
+    add("Log-log slope of peak memory (tracemalloc) against depth: " + ", ".join(
+        f"{k} {num(v)}" for k, v in fd["memory_slopes"].items()) + ". Theory: reverse 1 (the tape keeps every "
+        "node), forward 0.\n")
+
+    add("## Every strategy on each workload\n")
+    add(table(["workload", "strategy", "n x m", "passes", "evals primal/jvp/vjp", "flops", "time [ms]",
+               "peak [KiB]"],
+              [[r["workload"], r["strategy"], f"{r['n_in']} x {r['m_out']}", r["passes"],
+                f"{r['ops_primal']}/{r['ops_jvp']}/{r['ops_vjp']}", r["flops"], r["time_s"] * 1e3,
+                r["peak_bytes"] / 1024] for r in fd["table_rows"]]))
+    add("")
+
+    o = fd["oracle"]
+    add("## Oracle check (exact SymPy derivatives, small sizes)\n")
+    add(f"Every workload's Jacobian from both engines in every mode against `compare.oracle`: worst relative "
+        f"error {o['worst']:.1e} ({'all below 1e-10' if o['all_ok'] else 'SOME ABOVE 1e-10'}).\n")
+    modes = sorted({r["engine_mode"] for r in o["rows"]})
+    by_w: dict = {}
+    for r in o["rows"]:
+        by_w.setdefault((r["workload"], r["sizes"]), {})[r["engine_mode"]] = r["max_rel_error"]
+    add(table(["workload", "sizes", *modes],
+              [[w, sz, *[f"{d[mo]:.1e}" if mo in d else "-" for mo in modes]] for (w, sz), d in by_w.items()]))
+    add("")
+
+    p = fd["peers"]
+    add("## Peers\n")
+    if not p["requested"]:
+        add("Not run (add `--peers`).\n")
+    else:
+        for note in p["notes"]:
+            add(f"- {note}")
+        engines = sorted({r["engine"] for r in p["rows"]})
+        if engines:
+            add("\nDense Jacobian, wall time at the grid's corners [ms]:\n")
+            grid_rows = fd["grid_rows"]
+            ns = sorted({r["n_in"] for r in grid_rows})
+            corners = ((ns[-1], ns[0]), (ns[0], ns[-1]))
+            body = []
+            for e, rows_e in [(e, [r for r in p["rows"] if r["engine"] == e]) for e in engines] + [("fwdrev",
+                                                                                                   grid_rows)]:
+                for n, m in corners:
+                    t = {r["strategy"]: r["time_s"] for r in rows_e if r["n_in"] == n and r["m_out"] == m}
+                    body.append([e, f"{n} x {m}", *[t.get(s, float("nan")) * 1e3 for s in
+                                                    ("forward-1", "reverse-1", "forward-vec", "reverse-vec")]])
+            add(table(["engine", "n x m", "forward-1", "reverse-1", "forward-vec", "reverse-vec"], body))
+        add("")
+
+    add("## Files\n")
+    for key, path in files.items():
+        add(f"- `{os.path.basename(path)}` ({key})")
+    return "\n".join(out) + "\n"
+
