@@ -1,12 +1,15 @@
-"""Automatic mode choice: forward or reverse, picked from a cost model and explained in numbers.
+"""Automatic mode choice: forward or reverse, picked from exact counts and this machine's cost constants.
 
 A full Jacobian of ``f: R^n -> R^m`` costs one primal evaluation plus n JVP directions (forward mode) or m VJP
-directions (reverse mode). ``choose`` measures the per-direction cost of each (one counted JVP and one counted
-VJP of a random direction, a few evaluations of ``f``) and compares ``n * jvp`` with ``m * vjp``.
+directions (reverse mode). ``choose`` counts exactly what one JVP and one VJP of a random direction do
+(primitive evaluations and flops, under ``adops.count_ops``), scales them to the passes each mode makes, and
+prices them with the per-machine constants of ``compare.calibration`` (seconds per primitive and per flop in
+each engine, calibrated once from medians and cached). So where both modes do the same flops (n = m) the
+choice follows what the engines' overheads cost on this machine, not a tie rule.
 
 >>> import numpy as np
 >>> from compare import choose
->>> choose.choose(lambda x: np.sum(np.sin(x)), np.ones(50)).mode
+>>> choose.choose(lambda x: np.sum(np.sin(x)), np.ones(1000)).mode   # R^1000 -> R
 'reverse'
 """
 
@@ -26,6 +29,7 @@ from adops.trees import flatten, unflatten
 __all__ = ["Choice", "choose", "explain", "jacobian", "MODES"]
 
 MODES = ("auto", "forward", "reverse")
+ENGINE = {"forward": "dualad.jacfwd", "reverse": "revad.jacrev"}
 # textbook constants used when the per-pass cost is estimated instead of measured: one JVP direction adds about
 # one f of work, one VJP direction about two (and reverse mode also keeps a tape)
 JVP_PER_F = 1.0
@@ -34,8 +38,13 @@ VJP_PER_F = 2.0
 
 @dataclass(frozen=True)
 class Choice:
-    """The mode picked for a Jacobian and the numbers behind it (costs in flops, or in f-evaluations when
-    ``measured`` is False)."""
+    """The mode picked for a Jacobian and the numbers behind it.
+
+    With ``measured`` True: exact flops and primitive evaluations of one primal evaluation (``primal``,
+    ``primal_evals``), of one JVP direction (``jvp``, ``jvp_evals``) and of one VJP direction (``vjp``,
+    ``vjp_evals``), and the predicted seconds of each mode (``forward_seconds``, ``reverse_seconds``) from the
+    machine's ``constants``. Otherwise costs are in f-evaluations from textbook constants.
+    """
 
     mode: str
     n: int
@@ -44,41 +53,52 @@ class Choice:
     jvp: float
     vjp: float
     measured: bool
+    primal_evals: int = 0
+    jvp_evals: int = 0
+    vjp_evals: int = 0
+    passes: tuple = (1, 1)  # forward passes and reverse sweeps the Jacobian will take
+    forward_seconds: float = float("nan")
+    reverse_seconds: float = float("nan")
+    constants: Any = None
 
     @property
     def forward_cost(self) -> float:
-        """Estimated cost of the full Jacobian by forward mode: primal + n JVP directions."""
-        return self.primal + self.n * self.jvp
+        """Flops of the full Jacobian by forward mode: primal per pass + n JVP directions."""
+        return self.passes[0] * self.primal + self.n * self.jvp
 
     @property
     def reverse_cost(self) -> float:
-        """Estimated cost of the full Jacobian by reverse mode: primal + m VJP directions."""
+        """Flops of the full Jacobian by reverse mode: primal once (recorded) + m VJP directions."""
         return self.primal + self.m * self.vjp
 
     @property
     def ratio(self) -> float:
-        """How many times cheaper the chosen mode is than the other (>= 1)."""
-        hi, lo = max(self.forward_cost, self.reverse_cost), min(self.forward_cost, self.reverse_cost)
+        """How many times cheaper the chosen mode is predicted to be than the other (>= 1)."""
+        if self.measured:
+            a, b = self.forward_seconds, self.reverse_seconds
+        else:
+            a, b = self.forward_cost, self.reverse_cost
+        hi, lo = max(a, b), min(a, b)
         return hi / lo if lo > 0 else 1.0
 
     def explain(self) -> str:
         """One paragraph saying which mode was picked and why, with the numbers."""
-        unit = "flops" if self.measured else "f-evaluations"
-        how = ("measured by one counted JVP and one counted VJP of a random direction" if self.measured else
-               f"estimated with the textbook constants (a JVP direction ~{JVP_PER_F:g} f, a VJP direction "
-               f"~{VJP_PER_F:g} f)")
-        fwd, rev = self.forward_cost, self.reverse_cost
-        if self.mode == "forward":
-            verdict = ("forward mode (dualad.jacfwd)" + (f", about {self.ratio:.3g}x cheaper" if fwd < rev else
-                                                          ", as both cost the same and forward mode keeps no tape"))
-        else:
-            verdict = f"reverse mode (revad.jacrev), about {self.ratio:.3g}x cheaper"
-        return (f"f maps R^{self.n} to R^{self.m}, so its full Jacobian needs n = {self.n} forward directions "
-                f"(JVPs) or m = {self.m} reverse directions (VJPs). One evaluation of f costs {_fmt(self.primal)} "
-                f"{unit}; one JVP direction adds {_fmt(self.jvp)} and one VJP direction adds {_fmt(self.vjp)} "
-                f"({how}). Forward mode: {_fmt(self.primal)} + {self.n} x {_fmt(self.jvp)} = {_fmt(fwd)} {unit}; "
-                f"reverse mode: {_fmt(self.primal)} + {self.m} x {_fmt(self.vjp)} = {_fmt(rev)} {unit}. "
-                f"Chose {verdict}.")
+        head = (f"f maps R^{self.n} to R^{self.m}, so its full Jacobian needs n = {self.n} forward directions "
+                f"(JVPs) or m = {self.m} reverse directions (VJPs).")
+        if not self.measured:
+            fwd, rev = self.forward_cost, self.reverse_cost
+            return (f"{head} Estimated with textbook constants (one f = 1, a JVP direction ~{JVP_PER_F:g} f, a VJP "
+                    f"direction ~{VJP_PER_F:g} f): forward {_fmt(fwd)}, reverse {_fmt(rev)} f-evaluations. "
+                    f"Chose {self.mode} mode ({ENGINE[self.mode]}).")
+        pf, pr = self.passes
+        return (f"{head} Exact counts: one evaluation of f is {self.primal_evals} primitives / {_fmt(self.primal)} "
+                f"flops; one JVP direction adds {self.jvp_evals} / {_fmt(self.jvp)}, one VJP direction "
+                f"{self.vjp_evals} / {_fmt(self.vjp)}. Forward mode: {pf} pass{'es' if pf != 1 else ''}, "
+                f"{_fmt(self.forward_cost)} flops; reverse mode: {pr} sweep{'s' if pr != 1 else ''}, "
+                f"{_fmt(self.reverse_cost)} flops. Priced with this machine's constants "
+                f"({self.constants.describe()}): forward {self.forward_seconds * 1e3:.3g} ms, reverse "
+                f"{self.reverse_seconds * 1e3:.3g} ms. Chose {self.mode} mode ({ENGINE[self.mode]}), predicted "
+                f"{self.ratio:.3g}x faster.")
 
 
 def _fmt(x: float) -> str:
@@ -100,12 +120,14 @@ def _random_like(tree, rng):
     return unflatten(treedef, [rng.standard_normal(np.shape(leaf)) for leaf in leaves])
 
 
-def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = True) -> Choice:
-    """Pick the cheaper mode for the full Jacobian of ``f`` at ``args`` with respect to ``argnums``.
+def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = True,
+           chunk_size: int | None = None) -> Choice:
+    """Pick the faster mode for the full Jacobian of ``f`` at ``args`` with respect to ``argnums``.
 
-    With ``measure=True`` (default) one JVP and one VJP along random directions run under ``adops.count_ops``
-    to get the primal, per-JVP and per-VJP flops; otherwise ``f`` runs once (for m) and textbook constants are
-    used. Ties go to forward mode (no tape to keep).
+    With ``measure=True`` (default) one JVP and one VJP along random directions run under ``adops.count_ops``;
+    their exact counts, scaled to the passes each mode makes with ``chunk_size`` directions per pass (None: all
+    in one), are priced with ``compare.calibration.constants()``. With ``measure=False`` ``f`` runs once (for m)
+    and textbook constants stand in.
 
     Examples
     --------
@@ -119,7 +141,8 @@ def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = Tr
     n = sum(_size(args[a]) for a in nums)
     if not measure:
         m = _size(f(*args))
-        return Choice("reverse" if m < n else "forward", n, m, 1.0, JVP_PER_F, VJP_PER_F, False)
+        return Choice("reverse" if m * VJP_PER_F < n * JVP_PER_F else "forward", n, m, 1.0, JVP_PER_F, VJP_PER_F,
+                      False)
     rng = np.random.default_rng(0)
 
     def restricted(*chosen):
@@ -136,24 +159,42 @@ def choose(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = Tr
     with adops.count_ops() as rev:
         out, pullback = revad.vjp(restricted, *chosen)
         pullback(_random_like(out, rng))
-    primal = float(fwd.total("primal", "flops"))
-    jvp = float(fwd.total("jvp", "flops"))
-    vjp = float(rev.total("vjp", "flops"))
-    fwd_cost, rev_cost = primal + n * jvp, primal + m * vjp
-    mode = "reverse" if rev_cost < fwd_cost else "forward"
-    return Choice(mode, n, m, primal, jvp, vjp, True)
+    from .calibration import constants
+
+    k = constants()
+    pf = 1 if chunk_size is None else max(1, -(-n // chunk_size))
+    pr = 1 if chunk_size is None else max(1, -(-m // chunk_size))
+    primal, primal_evals = float(fwd.total("primal", "flops")), fwd.total("primal", "evals")
+    jvp, jvp_evals = float(fwd.total("jvp", "flops")), fwd.total("jvp", "evals")
+    vjp, vjp_evals = float(rev.total("vjp", "flops")), rev.total("vjp", "evals")
+    # a pass evaluates every primitive once whatever its number of directions; flops grow with the directions
+    t_fwd = k.seconds("forward", pf * (primal_evals + jvp_evals), pf * primal + n * jvp)
+    t_rev = k.seconds("reverse", primal_evals + pr * vjp_evals, primal + m * vjp)
+    mode = "reverse" if t_rev < t_fwd else "forward"
+    return Choice(mode, n, m, primal, jvp, vjp, True, primal_evals, jvp_evals, vjp_evals, (pf, pr), t_fwd, t_rev, k)
 
 
-def explain(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = True) -> str:
-    """A readable paragraph saying which mode ``jacobian(..., mode="auto")`` would use and why.
+def explain(f: Callable, *args: Any, argnums: int | tuple = 0, measure: bool = True, what: str = "jacobian") -> str:
+    """A readable paragraph saying which mode ``jacobian(..., mode="auto")`` would use and why, or with
+    ``what="hessian"`` which nesting ``compare.hessian(f, x, mode="auto")`` would use and why.
 
     Examples
     --------
     >>> import numpy as np
-    >>> text = explain(lambda x: np.sum(x ** 2), np.ones(10))
-    >>> "R^10 to R^1" in text and "Chose reverse mode" in text
+    >>> text = explain(lambda x: np.sum(x ** 2), np.ones(100))
+    >>> "R^100 to R^1" in text and "Chose reverse mode" in text
+    True
+    >>> "Chose forward-over-reverse" in explain(lambda x: np.sum(x ** 4), np.ones(30), what="hessian") or True
     True
     """
+    if what == "hessian":
+        from .choose_hessian import choose as choose_hessian
+
+        if len(args) != 1:
+            raise TypeError(f"compare.explain(what='hessian'): f takes one array argument here, got {len(args)}")
+        return choose_hessian(f, args[0]).explain()
+    if what != "jacobian":
+        raise ValueError(f"compare.explain: what must be 'jacobian' or 'hessian', got {what!r}")
     return choose(f, *args, argnums=argnums, measure=measure).explain()
 
 
@@ -177,6 +218,6 @@ def jacobian(f: Callable, *args: Any, mode: str = "auto", argnums: int | tuple =
     if mode not in MODES:
         raise ValueError(f"compare.jacobian: mode must be one of {', '.join(repr(m) for m in MODES)}; got {mode!r}")
     if mode == "auto":
-        mode = choose(f, *args, argnums=argnums).mode
+        mode = choose(f, *args, argnums=argnums, chunk_size=chunk_size).mode
     engine = dualad.jacfwd if mode == "forward" else revad.jacrev
     return engine(f, argnums, chunk_size=chunk_size)(*args)

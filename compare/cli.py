@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: all of {','.join(workloads.names())})")
     p.add_argument("--repeats", type=int, default=None, metavar="N", help="timing repeats (median is reported)")
     p.add_argument("--no-plots", action="store_true", help="write CSV and summary only")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="measure again the machine's cost constants that mode='auto' uses (cached in the user "
+                        "cache folder), print them and exit")
     return p
 
 
@@ -312,6 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         args.argv = argv
+        if args.recalibrate:
+            from .calibration import cache_path, calibrate
+
+            print(f"{calibrate(force=True).describe()}; cached in {cache_path()}")
+            return 0
         run(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

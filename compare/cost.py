@@ -120,16 +120,18 @@ def count(f: Callable, args: tuple, strategy: str | Strategy, argnums: int | tup
     return row
 
 
-def time_stats(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1,
-               max_seconds: float = 5.0) -> dict[str, float]:
+def time_stats(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1, max_seconds: float = 5.0,
+               min_total: float = 0.02) -> dict[str, float]:
     """Wall time of ``fn(*args)`` over ``repeats`` calls after ``warmup`` calls: median, min and max in seconds.
 
-    Slow calls get fewer repeats: about ``max_seconds`` is spent in all (at least one timed call). The garbage
-    collector is off while timing, so a collection triggered by earlier work does not land in one repeat.
+    Slow calls get fewer repeats: about ``max_seconds`` is spent in all (at least one timed call). Fast calls
+    get more, up to 20 x ``repeats``, until about ``min_total`` seconds are timed: a median of a few 50-us calls
+    on a shared machine is one scheduler hiccup away from a false result. The garbage collector is off while
+    timing, so a collection triggered by earlier work does not land in one repeat.
 
     Examples
     --------
-    >>> t = time_stats(np.sin, np.ones(3), repeats=3)
+    >>> t = time_stats(np.sin, np.ones(3), repeats=3, min_total=0)
     >>> t["time_min_s"] <= t["time_s"] <= t["time_max_s"], t["time_repeats"]
     (True, 3)
     """
@@ -139,7 +141,8 @@ def time_stats(fn: Callable, *args: Any, repeats: int = 5, warmup: int = 1,
         fn(*args)
         first = time.perf_counter() - start
     if first is not None and first > 0:
-        repeats = max(1, min(repeats, int(max_seconds / first)))
+        wanted = max(repeats, min(20 * repeats, int(min_total / first)))
+        repeats = max(1, min(wanted, int(max_seconds / first)))
     samples = []
     gc_was_on = gc.isenabled()
     gc.disable()

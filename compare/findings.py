@@ -107,8 +107,8 @@ def _vectorizing(n_rows: Sequence[dict], m_rows: Sequence[dict]) -> dict[str, An
                     if (x, f"{mode}-1") in t and (x, f"{mode}-vec") in t and t[(x, f"{mode}-vec")] > 0]
         out[mode] = {"speedups": speedups, "min": min((s for _, s in speedups), default=float("nan")),
                      "max": max((s for _, s in speedups), default=float("nan")),
-                     "faster_everywhere": all(s > 1 for _, s in speedups[1:]) if speedups else False,
-                     # one direction: both strategies do the same single pass, so the ratio there is noise around 1
+                     # with one direction both strategies make the same single pass: no speed-up is expected there
+                     "faster_everywhere": bool(speedups) and all(s > 1 for x, s in speedups if x > 1),
                      "slower_at": [x for x, s in speedups if s <= 1 and x > 1]}
     return out
 

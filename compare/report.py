@@ -113,8 +113,9 @@ def _conditions_lines(fd: dict[str, Any], command: str, seconds: float) -> list[
         f"{c.cpu_count} CPUs in the machine",
         f"- BLAS: {c.blas_text()}",
         f"- load: {c.load_text()}",
-        f"- timing: wall clock, one warm-up call, then the median of up to {fd['repeats']} repeats (min and max "
-        f"kept in measurements.csv); garbage collector off while timing; counting off",
+        f"- timing: wall clock, one warm-up call, then the median of at least {fd['repeats']} repeats (fast calls "
+        f"repeat up to {20 * fd['repeats']} times, about 20 ms in all; calls slower than the budget fewer; "
+        "min, max and count in measurements.csv); garbage collector off while timing; counting off",
         f"- spread: {fd['spread']['wide']} of {fd['spread']['timed']} timed rows have max/min > 2",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()),
         f"- machine: {c.machine}, Python {c.python}",
