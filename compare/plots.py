@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 
 def _subplots(nrows=1, ncols=1, figsize=None, layout=None, **kwargs):
@@ -42,17 +43,51 @@ def _series(rows: Iterable[dict], strategy: str, metric: str, x: str = "x", engi
     return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
 
 
-def _theory(ax, x, shape, anchor_x, anchor_y, label, color):
-    """Draw ``K * shape(x)`` through the point (anchor_x, anchor_y)."""
+def _fit_terms(x, y, terms):
+    """Non-negative weights w of ``y ~ sum(w_i * term_i(x))``, least squares in relative error."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    A = np.stack([t(x) / y for t in terms], axis=1)
+    w = np.linalg.lstsq(A, np.ones(len(y)), rcond=None)[0]
+    if (w < 0).any():  # one term alone explains the points: fit the best single term
+        singles = [(np.sum((A[:, i] * max(np.linalg.lstsq(A[:, [i]], np.ones(len(y)), rcond=None)[0][0], 0) - 1)
+                           ** 2), i) for i in range(len(terms))]
+        i = min(singles)[1]
+        w = np.zeros(len(terms))
+        w[i] = max(np.linalg.lstsq(A[:, [i]], np.ones(len(y)), rcond=None)[0][0], 0.0)
+    return w
+
+
+def _fitted_theory(ax, x, y, terms, label, color):
+    """Draw the theory's form with its constants fitted to the measured points (not bent through one point)."""
+    w = _fit_terms(x, y, terms)
     xs = np.geomspace(min(x), max(x), 50)
-    k = anchor_y / shape(np.array([anchor_x], dtype=float))[0]
-    ax.plot(xs, k * shape(xs), color=color, linestyle=":", linewidth=1.6, alpha=0.9, label=label)
+    ax.plot(xs, sum(wi * t(xs) for wi, t in zip(w, terms)), color=color, linestyle=":", linewidth=1.8,
+            alpha=0.9, label=label)
 
 
-def _finish(fig, path: str, title: str) -> str:
+def _line_style(strategy: str) -> dict:
+    """STYLE, with the vectorized strategies dashed so lines on top of each other stay distinguishable."""
+    style = dict(STYLE[strategy])
+    if strategy.endswith("vec"):
+        style.update(linestyle="--", markerfacecolor="none", markeredgewidth=1.4)
+    return style
+
+
+def _figure_legend(fig, axes, ncol: int = 4) -> None:
+    """One legend for the whole figure, below the panels: every distinct label once."""
+    handles, labels = [], []
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8.5, frameon=False)
+
+
+def _finish(fig, path: str, title: str, bottom: float = 0.0) -> str:
     fig.suptitle(title, fontsize=12)
     if fig.get_layout_engine() is None:
-        fig.tight_layout(rect=(0, 0, 1, 0.95))  # leave the top strip to the suptitle
+        fig.tight_layout(rect=(0, bottom, 1, 0.95))  # the top strip for the suptitle, the bottom for a legend
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
@@ -70,28 +105,29 @@ def cost_vs_p(rows: Sequence[dict], path: str, nodes: int) -> str:
     >>> os.path.exists(cost_vs_p(rows, os.path.join(tempfile.mkdtemp(), "p.png"), nodes=8))
     True
     """
-    fig, axes = _subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = _subplots(1, 3, figsize=(15, 5.0))
     for ax, metric in zip(axes, ("ops", "flops", "time_s")):
         for strategy in ("forward-1", "forward-vec", "reverse-vec"):
             x, y = _series(rows, strategy, metric)
             if len(x) == 0:
                 continue
-            ax.plot(x, y, **STYLE[strategy])
+            ax.plot(x, y, **_line_style(strategy))
         x, y = _series(rows, "forward-1", metric)
         if len(x):
-            _theory(ax, x, lambda p: nodes * p, x[-1], y[-1], "theory O(n·p)", "tab:blue")
+            _fitted_theory(ax, x, y, [lambda p: nodes * p], "theory: c·n·p, c fitted", "tab:blue")
         x, y = _series(rows, "reverse-vec", metric)
         if len(x):
-            _theory(ax, x, lambda p: nodes + p, x[-1], y[-1], "theory O(n+p), scaled to the largest p", "tab:red")
+            _fitted_theory(ax, x, y, [lambda p: np.full_like(p, float(nodes)), lambda p: p],
+                           "theory: a·n + b·p, a and b fitted", "tab:red")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("number of parameters p")
         ax.set_ylabel(METRIC_LABEL[metric])
         ax.set_title(f"gradient cost in {METRIC_LABEL[metric]}")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper left")
+    _figure_legend(fig, axes)
     return _finish(fig, path, f"Gradient of the seed graph ({nodes} nodes) vs number of parameters: "
-                              "forward O(n·p) against reverse O(n+p)")
+                              "forward O(n·p) against reverse O(n+p)", bottom=0.13)
 
 
 def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, fixed_m: int, fixed_n: int) -> str:
@@ -109,7 +145,7 @@ def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, 
     >>> os.path.exists(jacobian_vs_size(rows, rows, os.path.join(tempfile.mkdtemp(), "j.png"), 2, 2))
     True
     """
-    fig, axes = _subplots(2, 2, figsize=(12, 8.5))
+    fig, axes = _subplots(2, 2, figsize=(12, 9.2))
     for col, (rows, vary, passes_key, other) in enumerate(((rows_n, "n", "n_in", f"m = {fixed_m}"),
                                                           (rows_m, "m", "m_out", f"n = {fixed_n}"))):
         for row_i, metric in enumerate(("flops", "time_s")):
@@ -118,10 +154,7 @@ def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, 
                 x, y = _series(rows, strategy, metric)
                 if len(x) == 0:
                     continue
-                style = dict(STYLE[strategy])
-                if strategy.endswith("vec"):
-                    style.update(linestyle="--", alpha=0.7)
-                ax.plot(x, y, **style)
+                ax.plot(x, y, **_line_style(strategy))
             per_pass = "cost(f)" if metric == "flops" else "const"
             for strategy, key, color, label in (("forward-1", "n_in", "tab:blue", f"theory: n passes x {per_pass}"),
                                                 ("reverse-1", "m_out", "tab:red", f"theory: m sweeps x {per_pass}")):
@@ -141,8 +174,9 @@ def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, 
             ax.set_ylabel(METRIC_LABEL[metric])
             ax.set_title(f"full Jacobian, {METRIC_LABEL[metric]}, vs {vary}")
             ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    return _finish(fig, path, "Jacobian of W2 @ tanh(W1 @ x + b1): forward costs ~n passes, reverse ~m sweeps")
+    _figure_legend(fig, axes, ncol=3)
+    return _finish(fig, path, "Jacobian of W2 @ tanh(W1 @ x + b1): forward costs ~n passes, reverse ~m sweeps",
+                   bottom=0.08)
 
 
 def _ratio_grid(rows: Sequence[dict], fwd: str, rev: str, metric: str, engine: str = "fwdrev"):
@@ -160,27 +194,25 @@ def _ratio_grid(rows: Sequence[dict], fwd: str, rev: str, metric: str, engine: s
     return ns, ms, grid
 
 
-def _draw_ratio(ax, ns, ms, grid, title):
+def _draw_ratio(ax, ns, ms, grid, title, norm, fontsize):
     logs = np.log2(grid)
-    bound = max(1.0, float(np.nanmax(np.abs(logs)))) if np.isfinite(logs).any() else 1.0
-    image = ax.imshow(logs, origin="lower", cmap="RdBu", norm=TwoSlopeNorm(0.0, -bound, bound), aspect="auto")
+    image = ax.imshow(logs, origin="lower", cmap="RdBu", norm=norm, aspect="auto")
     for i in range(len(ms)):
         for j in range(len(ns)):
             r = grid[i, j]
             if np.isfinite(r):
                 factor = 1 / r if r < 1 else r
                 short = f"{factor:.2g}" if factor < 10 else f"{factor:.0f}"
-                text = "tie" if abs(logs[i, j]) < 0.03 else f"{'F' if r < 1 else 'R'} {short}x"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7 if len(ns) <= 6 else 6,
-                        color="white" if abs(logs[i, j]) > 0.6 * bound else "black")
+                text = "tie" if abs(logs[i, j]) < 0.03 else f"{'F' if r < 1 else 'R'}{short}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
+                        color="white" if abs(logs[i, j]) > 0.6 * norm.vmax else "black")
     ax.set_xticks(range(len(ns)), [str(n) for n in ns])
     ax.set_yticks(range(len(ms)), [str(m) for m in ms])
-    # the theory's crossover n = m, in cell coordinates
-    diag = [(j, ms.index(n)) for j, n in enumerate(ns) if n in ms]
-    if len(diag) >= 2:
-        ax.plot([d[0] for d in diag], [d[1] for d in diag], color="black", linestyle="--", linewidth=1,
-                label="theory: n = m")
-        ax.legend(loc="upper left", fontsize=7)
+    # the theory's crossover n = m: outline those cells instead of drawing a line through their labels
+    for j, n in enumerate(ns):
+        if n in ms:
+            i = ms.index(n)
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.3))
     ax.set_xlabel("inputs n")
     ax.set_ylabel("outputs m")
     ax.set_title(title, fontsize=10)
@@ -190,9 +222,11 @@ def _draw_ratio(ax, ns, ms, grid, title):
 def crossover_map(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = ()) -> str:
     """Which mode wins over a grid of (n, m) for the dense Jacobian, and by how much.
 
-    Colour is log2(forward cost / reverse cost): blue cells favour reverse mode (R), red cells forward mode (F);
-    each cell says the winner and its factor. Panels: our engines in flops (vectorized), our engines in time
-    (one direction per pass), and each peer in time (one direction per pass).
+    Colour is log2(forward cost / reverse cost) on one scale shared by every panel: blue cells favour reverse
+    mode (R), red cells forward mode (F); each cell says the winner and its factor; the n = m cells are outlined.
+    Every panel compares the vectorized strategies (all directions in one pass, the default of ``jacfwd`` and
+    ``jacrev``), ours in flops and in time, each peer in time; a peer without vectorized JVPs (HIPS autograd)
+    is shown with one direction per pass, and its panel title says so.
 
     Examples
     --------
@@ -204,32 +238,44 @@ def crossover_map(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
     True
     """
     panels: list[tuple[str, str, str, str, str]] = [
-        ("fwdrev", "forward-vec", "reverse-vec", "flops", "fwdrev, flops (vectorized)"),
-        ("fwdrev", "forward-1", "reverse-1", "time_s", "fwdrev, wall time (one direction per pass)"),
+        ("fwdrev", "forward-vec", "reverse-vec", "flops", "fwdrev, flops"),
+        ("fwdrev", "forward-vec", "reverse-vec", "time_s", "fwdrev, wall time"),
     ]
-    engines = []
+    engines: dict[str, set] = {}
     for r in peer_rows:
-        if r["engine"] not in engines:
-            engines.append(r["engine"])
-    for e in engines:
-        panels.append((e, "forward-1", "reverse-1", "time_s", f"{e}, wall time (one direction per pass)"))
+        engines.setdefault(r["engine"], set()).add(r["strategy"])
+    for e, strategies in engines.items():
+        if {"forward-vec", "reverse-vec"} <= strategies:
+            panels.append((e, "forward-vec", "reverse-vec", "time_s", f"{e}, wall time"))
+        else:
+            panels.append((e, "forward-1", "reverse-1", "time_s", f"{e}, wall time (one direction per pass:\n"
+                                                                  "it has no vectorized JVP/VJP)"))
     all_rows = list(rows) + list(peer_rows)
-    cols = min(len(panels), 3)
-    nrows = (len(panels) + cols - 1) // cols
-    fig, axes = _subplots(nrows, cols, figsize=(5.6 * cols + 1.2, 4.8 * nrows + 0.6), squeeze=False,
+    grids = [(p, *_ratio_grid(all_rows, p[1], p[2], p[3], p[0])) for p in panels]
+    grids = [g for g in grids if g[3].size]
+    logs = [np.abs(np.log2(g[3][np.isfinite(g[3])])) for g in grids]
+    bound = max([1.0] + [float(v.max()) for v in logs if v.size])
+    norm = TwoSlopeNorm(0.0, -bound, bound)
+    cols = min(len(grids), 2)
+    nrows = max(1, (len(grids) + cols - 1) // cols)
+    size = max((len(g[1]) for g in grids), default=4)
+    fontsize = 8 if size <= 6 else 7
+    fig, axes = _subplots(nrows, cols, figsize=(5.4 * cols + 1.4, 4.9 * nrows + 1.0), squeeze=False,
                           layout="constrained")
     image = None
-    for ax, (engine, fwd, rev, metric, title) in zip(axes.flat, panels):
-        ns, ms, grid = _ratio_grid(all_rows, fwd, rev, metric, engine)
-        if grid.size:
-            image = _draw_ratio(ax, ns, ms, grid, title)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax, ((engine, fwd, rev, metric, title), ns, ms, grid) in zip(axes.flat, grids):
+        image = _draw_ratio(ax, ns, ms, grid, title, norm, fontsize)
+    for ax in list(axes.flat)[len(grids):]:
         ax.axis("off")
     if image is not None:
-        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.85)
         bar.set_label("log2(forward cost / reverse cost)\n> 0: reverse wins (blue), < 0: forward wins (red)")
-    fig.suptitle("Crossover of forward and reverse mode, Jacobian of W2 @ tanh(W1 @ x + b1): R^n -> R^m\n"
-                 "each cell: F = forward wins, R = reverse wins, by the factor shown", fontsize=12)
+    fig.legend(handles=[Rectangle((0, 0), 1, 1, fill=False, edgecolor="black", linewidth=1.3)],
+               labels=["n = m, where theory puts the crossover"], loc="outside lower center", fontsize=9,
+               frameon=False)
+    fig.suptitle("Which mode wins for the Jacobian of W2 @ tanh(W1 @ x + b1): R^n -> R^m\n"
+                 "vectorized jacfwd against jacrev; F = forward wins, R = reverse wins, by the factor shown",
+                 fontsize=11)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
@@ -247,36 +293,35 @@ def vectorized_vs_loop(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str
     >>> os.path.exists(vectorized_vs_loop(rows, rows, os.path.join(tempfile.mkdtemp(), "v.png")))
     True
     """
-    fig, axes = _subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = _subplots(1, 3, figsize=(15, 5.0))
     for ax, rows, pair, xlabel in ((axes[0], rows_n, ("forward-1", "forward-vec"), "inputs n"),
                                    (axes[1], rows_m, ("reverse-1", "reverse-vec"), "outputs m")):
         for strategy in pair:
             x, y = _series(rows, strategy, "time_s")
             if len(x):
-                ax.plot(x, y, **STYLE[strategy])
+                ax.plot(x, y, **_line_style(strategy))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("wall time [s]")
         ax.set_title(f"{pair[0].split('-')[0]} mode: full Jacobian time")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
     ax = axes[2]
     for rows, pair in ((rows_n, ("forward-1", "forward-vec")), (rows_m, ("reverse-1", "reverse-vec"))):
         x1, y1 = _series(rows, pair[0], "time_s")
         xv, yv = _series(rows, pair[1], "time_s")
         if len(x1) and len(x1) == len(xv):
-            ax.plot(x1, y1 / yv, color=STYLE[pair[0]]["color"], marker=STYLE[pair[0]]["marker"],
+            ax.plot(x1, y1 / yv, color=STYLE[pair[0]]["color"], marker=STYLE[pair[0]]["marker"], linestyle="-.",
                     label=f"{pair[0].split('-')[0]}: loop time / vectorized time")
-    ax.axhline(1.0, color="gray", linewidth=1)
+    ax.axhline(1.0, color="gray", linewidth=1, label="no speed-up")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("directions (n for forward, m for reverse)")
     ax.set_ylabel("speed-up of vectorizing")
     ax.set_title("speed-up from carrying all directions at once")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _finish(fig, path, "Vectorized (batched) directions against one direction per pass")
+    _figure_legend(fig, axes, ncol=4)
+    return _finish(fig, path, "Vectorized (batched) directions against one direction per pass", bottom=0.12)
 
 
 def memory_vs_depth(rows: Sequence[dict], path: str, width: int) -> str:
@@ -295,10 +340,10 @@ def memory_vs_depth(rows: Sequence[dict], path: str, width: int) -> str:
     for strategy in ("forward-1", "forward-vec", "reverse-vec"):
         x, y = _series(rows, strategy, "peak_bytes")
         if len(x):
-            ax.plot(x, y, **STYLE[strategy])
+            ax.plot(x, y, **_line_style(strategy))
     x, y = _series(rows, "reverse-vec", "peak_bytes")
     if len(x):
-        _theory(ax, x, lambda n: n, x[-1], y[-1], "theory: reverse O(depth)", "tab:red")
+        _fitted_theory(ax, x, y, [np.ones_like, lambda n: n], "theory: reverse a + b·depth (a, b fitted)", "tab:red")
     x, y = _series(rows, "forward-vec", "peak_bytes")
     if len(x):
         ax.plot(x, np.full(len(x), y[-1]), color="tab:blue", linestyle=":", linewidth=1.6,
@@ -347,6 +392,9 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
                 ax.plot(x, y, label=f"{STRATEGIES[name].short}: {STRATEGIES[name].call}", **style)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        sizes = sorted({r["x"] for r in rows})
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("n (Rosenbrock's function of n variables)")
         ax.set_ylabel(METRIC_LABEL[metric])
         ax.grid(True, which="both", alpha=0.3)
