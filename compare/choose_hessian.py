@@ -1,10 +1,12 @@
 """Automatic choice among the four Hessian nestings, from exact counts of one direction each, explained.
 
-Each nesting (``compare.hessians``) is probed once along random directions under ``adops.count_ops``: one
-Hessian-vector product by forward-over-reverse and by reverse-over-reverse, one second directional derivative
-by forward-over-forward and by reverse-over-forward. Those exact counts are scaled to the full Hessian the way
-each nesting runs (n directions in one pass for the n-products nestings; n x n direction pairs for the two whose
-inner gradient is forward mode), and priced with the machine's constants (``compare.calibration``).
+Up to ``EXACT_UP_TO`` variables every nesting (``compare.hessians``) is counted exactly on the full Hessian
+under ``adops.count_ops`` (a few milliseconds). Beyond that each is probed once along random directions: one
+Hessian-vector product by forward-over-reverse and by reverse-over-reverse, one second directional derivative by
+forward-over-forward and by reverse-over-forward; the exact counts of each phase of the probe are scaled to the
+full Hessian the way the nesting runs it (the outer mode's phase n times, or n^2 times where the inner gradient
+is forward mode and carries n directions itself; the rest once). Either way the counts are priced with the
+machine's constants (``compare.calibration``).
 
 >>> import numpy as np
 >>> from compare import choose_hessian
@@ -30,6 +32,7 @@ from .hessians import STRATEGIES
 __all__ = ["HessianChoice", "choose", "hessian", "MODES"]
 
 MODES = ("auto", *STRATEGIES)
+EXACT_UP_TO = 64  # count the full Hessians exactly up to this many variables
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class HessianChoice:
     n: int
     predicted: dict  # strategy -> {"evals", "flops", "seconds"}
     constants: Any
+    exact: bool = False  # True: counts of the full Hessians; False: probes scaled to n
 
     def explain(self) -> str:
         """One paragraph: which nesting, why, with the numbers."""
@@ -48,11 +52,12 @@ class HessianChoice:
         parts = "; ".join(f"{STRATEGIES[k].short} ({STRATEGIES[k].call}) {_fmt(v['flops'])} flops in "
                           f"{_fmt(v['evals'])} primitive calls, {v['seconds'] * 1e3:.3g} ms" for k, v in ranked)
         runner_up = ranked[1][1]["seconds"] / ranked[0][1]["seconds"] if len(ranked) > 1 else 1.0
+        how = "Exact counts of each full Hessian" if self.exact else "Exact counts of one direction each, scaled to n"
         return (f"f maps R^{self.n} to R, so its Hessian is n x n = {self.n} x {self.n}. Forward-over-reverse and "
                 f"reverse-over-reverse get it from n Hessian-vector products (each a small multiple of f); "
                 f"forward-over-forward and reverse-over-forward push n directions through a forward-mode gradient "
-                f"that itself carries n, so their work grows like n^2 times f. Predicted from exact counts of one "
-                f"direction each, scaled to n, priced with this machine's constants "
+                f"that itself carries n, so their work grows like n^2 times f. "
+                f"{how}, priced with this machine's constants "
                 f"({self.constants.describe()}): {parts}. Chose {s.name} ({s.call}), predicted {runner_up:.3g}x "
                 f"faster than the next.")
 
@@ -61,10 +66,41 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _counted(fn: Callable, *args) -> tuple[int, int]:
+def _phases(fn: Callable, *args) -> dict:
     with adops.count_ops() as counts:
         fn(*args)
-    return counts.total(None, "evals"), counts.total(None, "flops")
+    return {"evals": counts.total(None, "evals"), **{p: counts.total(p, "flops") for p in ("primal", "jvp", "vjp")}}
+
+
+def _probes(f: Callable, x: np.ndarray) -> dict[str, dict]:
+    """Each nesting's predicted evaluations and flops for the full Hessian, from one counted direction."""
+    n = int(np.size(x))
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal(np.shape(x)), rng.standard_normal(np.shape(x))
+    grad = _phases(revad.grad(f), x)
+    fr = _phases(lambda x: dualad.jvp(revad.grad(f), (x,), (v,)), x)
+    rr = _phases(lambda x: revad.vjp(revad.grad(f), x)[1](v), x)
+    ff = _phases(lambda x: dualad.jvp(lambda y: dualad.jvp(f, (y,), (u,))[1], (x,), (v,)), x)
+    rf = _phases(lambda x: revad.grad(lambda y: dualad.jvp(f, (y,), (u,))[1])(x), x)
+    return {
+        # one pass of n tangents through the gradient: its tangent work n times, the gradient itself once
+        "forward-over-reverse": {"evals": fr["evals"], "flops": fr["primal"] + fr["vjp"] + n * fr["jvp"]},
+        # one sweep of n cotangents over the gradient's tape: the gradient once, the outer sweep's share n times
+        "reverse-over-reverse": {"evals": rr["evals"],
+                                 "flops": rr["primal"] + grad["vjp"] + n * max(rr["vjp"] - grad["vjp"], 0)},
+        # a nested dual carries (u, v, uv) parts; with n x n directions the second-order part dominates
+        "forward-over-forward": {"evals": ff["evals"], "flops": ff["primal"] + n * n * ff["jvp"] / 4},
+        # the inner gradient's n tangents, swept back by n cotangents: JVP work n times, its sweep n^2 times
+        "reverse-over-forward": {"evals": rf["evals"], "flops": rf["primal"] + n * rf["jvp"] + n * n * rf["vjp"]},
+    }
+
+
+def _exact(f: Callable, x: np.ndarray) -> dict[str, dict]:
+    out = {}
+    for name, s in STRATEGIES.items():
+        c = _phases(s.build(f), x)
+        out[name] = {"evals": c["evals"], "flops": c["primal"] + c["jvp"] + c["vjp"]}
+    return out
 
 
 def choose(f: Callable, x: Any) -> HessianChoice:
@@ -74,48 +110,22 @@ def choose(f: Callable, x: Any) -> HessianChoice:
     --------
     >>> import numpy as np
     >>> c = choose(lambda x: np.sum(np.sin(x)) ** 2, np.ones(20))
-    >>> sorted(c.predicted) == sorted(STRATEGIES)
-    True
+    >>> sorted(c.predicted) == sorted(STRATEGIES), c.exact
+    (True, True)
     """
     from .calibration import constants
 
     x = np.asarray(x, dtype=float) if not isinstance(x, np.ndarray) else x
     n = int(np.size(x))
-    rng = np.random.default_rng(0)
-    u, v = rng.standard_normal(np.shape(x)), rng.standard_normal(np.shape(x))
-    grad_evals, grad_flops = _counted(revad.grad(f), x)
-    f_evals, f_flops = _counted(lambda x: revad.trace(f, x), x)
-
-    def hvp_fwd_rev(x):  # one column of H: forward over the reverse-mode gradient
-        return dualad.jvp(revad.grad(f), (x,), (v,))
-
-    def hvp_rev_rev(x):
-        _, pullback = revad.vjp(revad.grad(f), x)
-        return pullback(v)
-
-    def pair_fwd_fwd(x):  # one entry u^T H v: forward over forward
-        return dualad.jvp(lambda y: dualad.jvp(f, (y,), (u,))[1], (x,), (v,))
-
-    def pair_rev_fwd(x):
-        return revad.grad(lambda y: dualad.jvp(f, (y,), (u,))[1])(x)
-
-    probes = {"forward-over-reverse": hvp_fwd_rev, "reverse-over-reverse": hvp_rev_rev,
-              "forward-over-forward": pair_fwd_fwd, "reverse-over-forward": pair_rev_fwd}
+    exact = n <= EXACT_UP_TO
+    counts = _exact(f, x) if exact else _probes(f, x)
     k = constants()
     predicted = {}
-    for name, probe in probes.items():
-        evals, flops = _counted(probe, x)
-        if STRATEGIES[name].order == 1:
-            # one pass carrying n directions: every primitive once, the gradient's own work once, the rest n times
-            total_flops = grad_flops + n * max(flops - grad_flops, 0)
-        else:
-            # n x n direction pairs over f's primal work
-            total_flops = f_flops + n * n * max(flops - f_flops, 0)
+    for name, c in counts.items():
         engine = "forward" if name.startswith("forward") else "reverse"
-        predicted[name] = {"evals": evals, "flops": total_flops,
-                           "seconds": k.seconds(engine, evals, total_flops)}
+        predicted[name] = {**c, "seconds": k.seconds(engine, c["evals"], c["flops"])}
     best = min(predicted, key=lambda s: predicted[s]["seconds"])
-    return HessianChoice(best, n, predicted, k)
+    return HessianChoice(best, n, predicted, k, exact)
 
 
 def hessian(f: Callable, x: Any, mode: str = "auto") -> np.ndarray:
