@@ -3,11 +3,12 @@
 Exact counts say how much work each mode does; they do not say what a unit of work costs here. A primitive call
 costs a fixed Python overhead (larger for reverse mode, which also records a tape) plus its arithmetic, so
 ``time ~ evals x seconds_per_eval + flops x seconds_per_flop``. ``calibrate`` fits those constants once per
-machine from medians of timed Jacobians of the dense workload (one BLAS thread, pinned, as ``python -m compare``
-runs), and caches them as JSON in the user's cache folder (``$FWDREV_CACHE_DIR``, else ``$XDG_CACHE_HOME/fwdrev``,
-else ``~/.cache/fwdrev``). ``compare.jacobian(mode="auto")`` and ``compare.hessian(mode="auto")`` read them;
-``calibrate(force=True)`` or ``python -m compare --recalibrate`` measures again (after a hardware or library
-change, say; the cache is also redone automatically when Python, NumPy or the machine type changes).
+machine from medians of timed Jacobians of the dense workload (CPU time, one BLAS thread, pinned, as
+``python -m compare`` runs), and caches them as JSON in the user's cache folder (``$FWDREV_CACHE_DIR``, else
+``$XDG_CACHE_HOME/fwdrev``, else ``~/.cache/fwdrev``). ``compare.jacobian(mode="auto")`` and
+``compare.hessian(mode="auto")`` read them; ``calibrate(force=True)`` or ``python -m compare --recalibrate``
+measures again (after a hardware or library change, say; the cache is also redone automatically when Python,
+NumPy or the machine type changes).
 
 >>> from compare import calibration
 >>> c = calibration.constants()
@@ -114,7 +115,7 @@ def calibrate(force: bool = False, repeats: int = 5) -> Constants:
     from .conditions import controlled
 
     samples: dict[str, list] = {"forward": [], "reverse": []}
-    with controlled(threads=1):
+    with controlled(threads=1), cost.using_clock("process"):  # CPU time: a busy machine calibrates like a quiet one
         for n, m in _SIZES:
             f, args = workloads.build("dense", n=n, m=m)
             for strategy in ("forward-vec", "reverse-vec", "forward-1", "reverse-1"):

@@ -48,6 +48,7 @@ class Conditions:
     load_start: tuple[float, float, float] | None
     load_end: tuple[float, float, float] | None = None
     started: str = ""
+    clock: str = "wall"  # what the timings measured: "wall" or "process" (CPU time), see compare.cost.CLOCKS
     python: str = field(default_factory=platform.python_version)
     machine: str = field(default_factory=lambda: f"{platform.platform()}, {platform.processor() or platform.machine()}")
 
@@ -81,7 +82,8 @@ class Conditions:
 
     def record(self) -> dict[str, Any]:
         """Flat columns for the CSV: the same settings on every measurement row."""
-        return {"threads": self.threads, "cpus": " ".join(map(str, self.cpus)), "pinned": self.pinned,
+        return {"threads": self.threads, "clock": self.clock, "cpus": " ".join(map(str, self.cpus)),
+                "pinned": self.pinned,
                 "blas": self.blas_text(), "load_start_1min": None if self.load_start is None else self.load_start[0],
                 "load_end_1min": None if self.load_end is None else self.load_end[0],
                 **{f"version_{k}": v for k, v in self.versions.items()}}

@@ -31,7 +31,7 @@ import adops
 import dualad
 import revad
 
-from .cost import PHASES, fit_slope, peak_memory, time_stats
+from .cost import PHASES, peak_memory, time_stats
 from .workloads import get
 
 __all__ = ["HessianStrategy", "STRATEGIES", "hessian_fn", "count", "measure"]
@@ -109,17 +109,15 @@ def count(f: Callable, x: np.ndarray, strategy: str) -> dict[str, Any]:
 
 
 def _predicted(history: list[tuple[int, float]], n: int, order: int) -> float:
-    """Time at size n extrapolated from the strategy's last sizes (its measured slope, else its theory)."""
+    """Time at size n extrapolated from the strategy's last measured size along its theory's growth.
+
+    The theory (n^order directions, each costing about one f, which grows like n) bounds the growth from above
+    once overheads stop dominating; a slope fitted to two noisy timings on a loaded machine can be anything.
+    """
     if not history:
         return 0.0
-    # small sizes are overhead-bound and grow slower than the theory; never predict slower growth than it
-    # (order + 1: the strategy's n^order directions times cost(f), which itself grows like n)
-    slope = order + 1
-    if len(history) >= 2:
-        measured = fit_slope([h[0] for h in history[-2:]], [h[1] for h in history[-2:]])
-        slope = max(slope, measured) if np.isfinite(measured) else slope
     last_n, last_t = history[-1]
-    return last_t * (n / last_n) ** slope
+    return last_t * (n / last_n) ** (order + 1)
 
 
 def measure(sizes: Iterable[int], strategies: Iterable[str] = tuple(STRATEGIES), *, workload: str = "rosenbrock",
@@ -128,7 +126,7 @@ def measure(sizes: Iterable[int], strategies: Iterable[str] = tuple(STRATEGIES),
     """Rows of counts, time (median, min, max) and peak memory per strategy at each size ``n`` of ``workload``.
 
     ``budget`` is the most seconds one Hessian may take: once a strategy's time at the next size is predicted
-    (from its growth so far, never slower than its theory) to exceed it, that size and all larger ones get a row
+    (from its last time along its theory's growth) to exceed it, that size and all larger ones get a row
     with ``skipped`` set and no numbers. Counting and memory are measured only where the timing ran, as they
     cost more than a timed call.
 

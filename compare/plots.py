@@ -38,6 +38,17 @@ METRIC_LABEL = {"ops": "primitive evaluations", "flops": "flops", "time_s": "wal
                 "peak_bytes": "peak memory [bytes]"}
 
 
+def _time_word() -> str:
+    """'wall time' or 'CPU time', after the clock the measurements were taken with (``compare.cost``)."""
+    from .cost import clock_name
+
+    return "CPU time" if clock_name() == "process" else "wall time"
+
+
+def _label(metric: str) -> str:
+    return f"{_time_word()} [s]" if metric == "time_s" else METRIC_LABEL[metric]
+
+
 def _series(rows: Iterable[dict], strategy: str, metric: str, x: str = "x", engine: str = "fwdrev"):
     pts = sorted((r[x], r[metric]) for r in rows if r["strategy"] == strategy and r.get("engine", "fwdrev") == engine)
     return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
@@ -122,8 +133,8 @@ def cost_vs_p(rows: Sequence[dict], path: str, nodes: int) -> str:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("number of parameters p")
-        ax.set_ylabel(METRIC_LABEL[metric])
-        ax.set_title(f"gradient cost in {METRIC_LABEL[metric]}")
+        ax.set_ylabel(_label(metric))
+        ax.set_title(f"gradient cost in {_label(metric)}")
         ax.grid(True, which="both", alpha=0.3)
     _figure_legend(fig, axes)
     return _finish(fig, path, f"Gradient of the seed graph ({nodes} nodes) vs number of parameters: "
@@ -171,8 +182,8 @@ def jacobian_vs_size(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str, 
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel(f"{'inputs n' if vary == 'n' else 'outputs m'} ({other} fixed)")
-            ax.set_ylabel(METRIC_LABEL[metric])
-            ax.set_title(f"full Jacobian, {METRIC_LABEL[metric]}, vs {vary}")
+            ax.set_ylabel(_label(metric))
+            ax.set_title(f"full Jacobian, {_label(metric)}, vs {vary}")
             ax.grid(True, which="both", alpha=0.3)
     _figure_legend(fig, axes, ncol=3)
     return _finish(fig, path, "Jacobian of W2 @ tanh(W1 @ x + b1): forward costs ~n passes, reverse ~m sweeps",
@@ -239,16 +250,16 @@ def crossover_map(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
     """
     panels: list[tuple[str, str, str, str, str]] = [
         ("fwdrev", "forward-vec", "reverse-vec", "flops", "fwdrev, flops"),
-        ("fwdrev", "forward-vec", "reverse-vec", "time_s", "fwdrev, wall time"),
+        ("fwdrev", "forward-vec", "reverse-vec", "time_s", f"fwdrev, {_time_word()}"),
     ]
     engines: dict[str, set] = {}
     for r in peer_rows:
         engines.setdefault(r["engine"], set()).add(r["strategy"])
     for e, strategies in engines.items():
         if {"forward-vec", "reverse-vec"} <= strategies:
-            panels.append((e, "forward-vec", "reverse-vec", "time_s", f"{e}, wall time"))
+            panels.append((e, "forward-vec", "reverse-vec", "time_s", f"{e}, {_time_word()}"))
         else:
-            panels.append((e, "forward-1", "reverse-1", "time_s", f"{e}, wall time (one direction per pass:\n"
+            panels.append((e, "forward-1", "reverse-1", "time_s", f"{e}, {_time_word()} (one direction per pass:\n"
                                                                   "it has no vectorized JVP/VJP)"))
     all_rows = list(rows) + list(peer_rows)
     grids = [(p, *_ratio_grid(all_rows, p[1], p[2], p[3], p[0])) for p in panels]
@@ -303,7 +314,7 @@ def vectorized_vs_loop(rows_n: Sequence[dict], rows_m: Sequence[dict], path: str
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("wall time [s]")
+        ax.set_ylabel(_label("time_s"))
         ax.set_title(f"{pair[0].split('-')[0]} mode: full Jacobian time")
         ax.grid(True, which="both", alpha=0.3)
     ax = axes[2]
@@ -396,10 +407,10 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
         ax.set_xlabel("n (Rosenbrock's function of n variables)")
-        ax.set_ylabel(METRIC_LABEL[metric])
+        ax.set_ylabel(_label(metric))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_title("exact flops")
-    axes[1].set_title("wall time (median)")
+    axes[1].set_title(f"{_time_word()} (median)")
     axes[2].set_title("peak memory (tracemalloc)")
     ax = axes[1]
     engines = []

@@ -103,6 +103,11 @@ def verdict_lines(fd: dict[str, Any]) -> list[str]:
     return lines
 
 
+_CLOCK_TEXT = {"wall": "wall clock (time.perf_counter)",
+               "process": "CPU time of the process (time.process_time: all its threads, none of the time other "
+                          "programs held the CPU)"}
+
+
 def _conditions_lines(fd: dict[str, Any], command: str, seconds: float) -> list[str]:
     c = fd["conditions"]
     pin = (f"pinned to CPU{'s' if len(c.cpus) > 1 else ''} {', '.join(map(str, c.cpus))}" if c.pinned
@@ -113,8 +118,8 @@ def _conditions_lines(fd: dict[str, Any], command: str, seconds: float) -> list[
         f"{c.cpu_count} CPUs in the machine",
         f"- BLAS: {c.blas_text()}",
         f"- load: {c.load_text()}",
-        f"- timing: wall clock, one warm-up call, then the median of at least {fd['repeats']} repeats (fast calls "
-        f"repeat up to {20 * fd['repeats']} times, about 20 ms in all; calls slower than the budget fewer; "
+        f"- timing: {_CLOCK_TEXT[c.clock]}; one warm-up call, then the median of at least {fd['repeats']} repeats "
+        f"(fast calls repeat up to {20 * fd['repeats']} times, about 20 ms in all; calls slower than the budget fewer; "
         "min, max and count in measurements.csv); garbage collector off while timing; counting off",
         f"- spread: {fd['spread']['wide']} of {fd['spread']['timed']} timed rows have max/min > 2",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()),
@@ -246,7 +251,7 @@ def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: f
             add(f"- {note}")
         engines = sorted({r["engine"] for r in p["rows"]})
         if engines:
-            add("\nDense Jacobian, wall time at the grid's corners [ms]:\n")
+            add("\nDense Jacobian, time at the grid's corners [ms]:\n")
             grid_rows = fd["grid_rows"]
             ns = sorted({r["n_in"] for r in grid_rows})
             corners = ((ns[-1], ns[0]), (ns[0], ns[-1]))

@@ -298,12 +298,13 @@ def test_cli_quick_run_records_its_settings(quick_run):
     proc, out = quick_run
     summary = (out / "summary.md").read_text()
     conditions = summary.split("## Conditions")[1].split("\n## ")[0]
-    for needle in ("threads: 1", "BLAS:", "load: start", "versions: python", "numpy", "threadpoolctl",
+    for needle in ("threads: 1", "BLAS:", "load: start", "versions: python", "numpy", "threadpoolctl", "CPU time",
                    "--quick", "median of at least 1 repeats"):
         assert needle in conditions, needle
     rows = list(csv.DictReader(open(out / "measurements.csv")))
     timed = [r for r in rows if r["time_s"] not in ("", "nan")]
-    assert timed and all(r["threads"] == "1" and r["blas"] and r["load_start_1min"] != "" for r in rows)
+    assert timed and all(r["threads"] == "1" and r["clock"] == "process" and r["blas"] and r["load_start_1min"] != ""
+                         for r in rows)
     assert all(float(r["time_min_s"]) <= float(r["time_s"]) <= float(r["time_max_s"]) for r in timed)
     hess = [r for r in rows if r["experiment"] == "hessian_vs_n"]
     assert {r["strategy"] for r in hess} == set(hessians.STRATEGIES)
