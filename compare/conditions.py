@@ -23,6 +23,7 @@ import importlib
 import os
 import platform
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,40 @@ def _allowed_cpus() -> list[int] | None:
         return None
 
 
+def _cpu_busy(cpus: list[int], seconds: float = 0.2) -> dict[int, float]:
+    """Busy fraction of each CPU over ``seconds`` (from /proc/stat); empty where there is no /proc/stat."""
+    def sample():
+        out = {}
+        with open("/proc/stat") as fh:
+            for line in fh:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name != "cpu":
+                    values = [int(v) for v in fields]
+                    out[int(name[3:])] = (values[3] + values[4], sum(values))  # idle + iowait, total
+        return out
+    try:
+        first = sample()
+        time.sleep(seconds)
+        second = sample()
+    except (OSError, ValueError):
+        return {}
+    busy = {}
+    for cpu in cpus:
+        if cpu in first and cpu in second:
+            idle = second[cpu][0] - first[cpu][0]
+            total = second[cpu][1] - first[cpu][1]
+            busy[cpu] = 1.0 - idle / total if total > 0 else 0.0
+    return busy
+
+
+def _pick_cpus(allowed: list[int], threads: int) -> list[int]:
+    # the least busy CPUs right now: a fixed choice would put every concurrent run (and their other work) on the
+    # same CPU; ties go to the highest-numbered ones, as CPU 0 takes most interrupts
+    busy = _cpu_busy(allowed)
+    ranked = sorted(allowed, key=lambda c: (round(busy.get(c, 0.0), 1), -c))
+    return sorted(ranked[:threads])
+
+
 def _peer_thread_settings(threads: int) -> None:
     # JAX reads its thread flags when it loads, PyTorch has its own pool: set both so peers run like we do
     if "jax" not in sys.modules:
@@ -158,8 +193,7 @@ def controlled(threads: int = 1, pin: bool = True) -> Iterator[Conditions]:
     allowed = _allowed_cpus()
     pinned = False
     if pin and allowed is not None:
-        # the highest-numbered CPUs: CPU 0 takes most interrupts and is where other work tends to start
-        chosen = allowed[-threads:] if threads <= len(allowed) else allowed
+        chosen = _pick_cpus(allowed, threads) if threads < len(allowed) else allowed
         try:
             os.sched_setaffinity(0, set(chosen))
             pinned = True

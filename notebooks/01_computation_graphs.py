@@ -24,7 +24,7 @@
 #   changes when any node changes, reusing at each node what it already knows about the nodes to its right.
 #
 # This notebook works through the smallest example that shows both: a single linear unit with one training
-# example, the classic worked example from the course notes (seed 002).
+# example, a classic worked example of backpropagation.
 #
 # $$a = w x + b, \qquad J = \tfrac12 (a - y)^2, \qquad w = 2,\; x = -2,\; b = 8,\; y = 2 .$$
 #
@@ -45,7 +45,7 @@ np.set_printoptions(precision=6, suppress=True)
 # ## 1. The function, written as plain NumPy
 #
 # Nothing in the cost function knows about differentiation. Each line is one node of the graph; we give the
-# intermediate values the names the course notes use: $c = wx$, $a = c + b$, $d = a - y$, $J = \tfrac12 d^2$.
+# intermediate values names we keep using below: $c = wx$, $a = c + b$, $d = a - y$, $J = \tfrac12 d^2$.
 
 # %%
 def cost(w, x, b, y):
@@ -155,7 +155,7 @@ print("revad.grad:  dJ/dw =", dJ_dw_rev, "  dJ/db =", dJ_db_rev)
 # %% [markdown]
 # ## 6. Checking the answer two independent ways
 #
-# **Finite differences**, the seed's own check: nudge $w$ from 2 to 2.001 and watch $J$ go from 2 to about
+# **Finite differences**, the check one can do by hand: nudge $w$ from 2 to 2.001 and watch $J$ go from 2 to about
 # 1.996, a change of about $-4 \times 0.001$. Likewise nudging $d$ from 2 to 2.001 moves $J$ to about 2.002.
 
 # %%

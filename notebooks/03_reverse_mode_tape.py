@@ -29,7 +29,7 @@
 # with millions of weights and one scalar loss needs only about as much work as a couple of evaluations.
 #
 # Contents: the tape printed and drawn; adjoints that accumulate where a value is used twice; the chain rule as
-# the backprop equations of a dense layer (seeds 001 and 004), checked against `revad`; `vjp`, `grad`,
+# the backprop equations of a dense layer, checked against `revad`; `vjp`, `grad`,
 # `jacrev`; and gradient checkpointing, which trades time for memory.
 
 # %%
@@ -109,7 +109,7 @@ fig = tape.draw()
 # %% [markdown]
 # ## 3. The chain rule as the backprop equations of a dense layer
 #
-# The course notes (seeds 001 and 004) write one layer of a network, with examples as **columns** of
+# A common way to write one layer of a network puts the examples in the **columns** of
 # $A^{[l-1]}$ (shape $n_{l-1}\times m$), as
 #
 # $$Z^{[l]} = W^{[l]} A^{[l-1]} + b^{[l]}, \qquad A^{[l]} = g(Z^{[l]}),$$
@@ -161,7 +161,7 @@ for name, hand, rev in [("dW", dW, dW_rev), ("db", db, db_rev), ("dA_prev", dA_p
 #
 # $$dA^{[2]} = \frac1m\Big(-\frac{y}{a} + \frac{1-y}{1-a}\Big),$$
 #
-# (seed 004 prints this with a sign slip, $-(\tfrac ya + \tfrac{1-y}{1-a})$; the check below settles it), and
+# (a sign slip here, $-(\tfrac ya + \tfrac{1-y}{1-a})$, is a common mistake; the check below shows the difference), and
 # through the sigmoid it collapses to the famous $dZ^{[2]} = (a - y)/m$. Then the same four equations, layer by
 # layer, right to left:
 
@@ -182,7 +182,7 @@ def bce_cost(p):
 # forward pass, keeping the cache
 A1 = np.tanh(params["W1"] @ X + params["b1"])
 A2 = 1 / (1 + np.exp(-(params["W2"] @ A1 + params["b2"])))
-# backward pass, the seed's equations
+# backward pass, the four equations above
 dA2 = (-Y / A2 + (1 - Y) / (1 - A2)) / m
 dZ2 = dA2 * A2 * (1 - A2)
 assert np.allclose(dZ2, (A2 - Y) / m)
@@ -196,7 +196,7 @@ for k in params:
     print(f"d{k}: max |hand - revad| = {np.max(np.abs(by_hand[k] - grads[k])):.1e}")
     assert np.allclose(by_hand[k], grads[k], rtol=1e-12, atol=1e-14)
 wrong_sign = (-(Y / A2 + (1 - Y) / (1 - A2)) / m) * A2 * (1 - A2)
-print("with the seed's printed sign, dZ2 would differ by", np.max(np.abs(wrong_sign - dZ2)).round(3))
+print("with the slipped sign, dZ2 would differ by", np.max(np.abs(wrong_sign - dZ2)).round(3))
 
 # %% [markdown]
 # ## 4. `vjp`, `grad` and `jacrev`

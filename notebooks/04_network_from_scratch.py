@@ -21,7 +21,7 @@
 # records the forward pass on a tape and sweeps it back (notebook 03), giving the gradient with respect to every
 # weight and bias in one go.
 #
-# Following the textbook chapter of seed 003, we cover
+# We cover
 # 1. a data set made here (two interleaved half-moons), and dense layers $Z = XW + b$, $A = f(Z)$ in the
 #    batched, examples-as-rows layout;
 # 2. weight initialization: zero, small random, Xavier, He, and why **zero fails**;
@@ -265,7 +265,7 @@ plt.show()
 # ## 5. Mini-batches and the final model
 #
 # Each step above used a **mini-batch** of 32 examples: the gradient of the loss on a random subset, an unbiased
-# but noisy estimate of the full gradient at a fraction of its cost. The table in seed 003 sums it up: batch size
+# but noisy estimate of the full gradient at a fraction of its cost. In short: batch size
 # 1 gives many noisy updates, the full batch few accurate ones, and 32 to 256 is the usual compromise.
 #
 # We train the He-initialized network longer, once with cross-entropy and once with MSE, and record the loss per

@@ -24,8 +24,8 @@
 # | reverse mode | one row $u^\top J$ | $m$ | a small constant times $\text{cost}(f)$ | a tape of every intermediate |
 #
 # So forward mode costs about $n\cdot\text{cost}(f)$ and reverse mode about $m\cdot\text{cost}(f)$. For a scalar
-# loss ($m = 1$) of $p$ parameters computed by a graph of $n$ nodes, that is seed 002's comparison: the naive,
-# one-parameter-at-a-time way costs $O(n\cdot p)$, backprop $O(n + p)$.
+# loss ($m = 1$) of $p$ parameters computed by a graph of $n$ nodes, that is the classic case for backpropagation: the
+# naive, one-parameter-at-a-time way costs $O(n\cdot p)$, backprop $O(n + p)$.
 #
 # This notebook measures all of that with fwdrev's `compare` package:
 # * `compare.workloads`: named families of test functions with a size knob (the seed graph grown to $n$ nodes and
@@ -33,8 +33,12 @@
 # * `compare.cost`: for each **strategy** (`forward-1`: one tangent per pass; `forward-vec`: all tangents in one
 #   vectorized pass; `reverse-1` and `reverse-vec` likewise for cotangents) it counts primitive evaluations and
 #   flops with `adops.count_ops()`, times the call (median of repeats) and measures peak memory;
+# * `compare.conditions`: timings depend on the machine's state as much as on the modes, so below NumPy's BLAS
+#   runs one thread, as `python -m compare` pins it (with more threads on a busy machine, small batched
+#   products can get many times slower and batching looks worse than looping);
 # * `compare.plots`: the measured points with the theory lines over them;
-# * `compare.choose` / `compare.jacobian(..., mode="auto")`: picks a mode and explains why.
+# * `compare.choose` / `compare.jacobian(..., mode="auto")`: picks a mode and explains why; `compare.hessian`
+#   does the same for the four ways of nesting the modes into a Hessian.
 #
 # Sizes are kept small so the notebook runs in seconds; `python -m compare` runs the same experiments at larger
 # sizes and writes the plots, a CSV and a summary.
@@ -48,6 +52,9 @@ from IPython.display import Image, display
 import compare
 from compare import cost, oracle, plots, workloads
 
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(limits=1)  # one BLAS thread for the rest of this notebook, as python -m compare measures
 out = Path(tempfile.mkdtemp(prefix="fwdrev_costs_"))   # compare.plots writes PNG files; we show them from here
 
 
@@ -65,14 +72,15 @@ def table(rows, columns):
 # %% [markdown]
 # ## 1. The gradient: $O(n\cdot p)$ against $O(n + p)$
 #
-# Workload `seed_graph` generalises seed 002's graph: a chain of $n$ nodes
+# Workload `seed_graph` generalises the seed example of notebook 01 ($a = wx + b$, $J = \tfrac12(a-y)^2$ at
+# $w=2, x=-2, b=8, y=2$): a chain of $n$ nodes
 # $a_i = \tanh(w_{i \bmod p}\,a_{i-1} + b_i)$ into which $p$ scalar parameters feed, and the loss
 # $J = \tfrac12(a_n - y)^2$. We fix $n = 64$ nodes and let $p$ grow. Forward mode, one tangent per pass, has to
 # run the whole chain once per parameter; reverse mode runs it once and sweeps back once.
 
 # %%
 f, args = workloads.build("seed_graph", n=1, p=1, activation=False)
-print("seed_graph at n = p = 1 is seed 002's example: J =", float(f(*args)))
+print("seed_graph at n = p = 1 is the seed example: J =", float(f(*args)))
 
 nodes = 64
 p_rows = cost.sweep("seed_graph", "p", [2, 4, 8, 16, 32, 64], {"n": nodes},
@@ -145,10 +153,16 @@ show(plots.crossover_map(grid_rows, out / "crossover.png"))
 
 # %% [markdown]
 # Carrying all directions in one vectorized pass (`forward-vec`, `reverse-vec`) does the same tangent arithmetic
-# (and the primal only once) in far fewer, larger NumPy calls, so it is much faster in wall time than looping over
-# directions:
+# (and the primal only once) in far fewer, larger NumPy calls. With one BLAS thread it is faster than looping over
+# directions at every size measured, for both modes, and the gain grows with the number of directions; the
+# pinned `python -m compare` run finds the same up to 512 directions, on a quiet machine and on one whose cores
+# are all busy:
 
 # %%
+for rows, mode in ((n_rows, "forward"), (m_rows, "reverse")):
+    t = {(r["x"], r["strategy"]): r["time_s"] for r in rows}
+    print(f"{mode}: loop time / vectorized time at", {x: round(t[(x, f"{mode}-1")] / t[(x, f"{mode}-vec")], 1)
+                                                      for x in sizes})
 show(plots.vectorized_vs_loop(n_rows, m_rows, out / "vectorized_vs_loop.png"))
 
 # %% [markdown]
@@ -172,9 +186,11 @@ show(plots.memory_vs_depth(mem_rows, out / "memory_vs_depth.png", width=32))
 # ## 4. Choosing automatically, and saying why
 #
 # `compare.jacobian(f, x, mode="auto")` decides per call. It runs one JVP and one VJP along random directions
-# under `adops.count_ops()`, which gives the flops of one evaluation of $f$, of one forward direction and of one
-# reverse direction, and compares $\text{primal} + n\cdot\text{JVP}$ with $\text{primal} + m\cdot\text{VJP}$.
-# `compare.explain` prints the reasoning with the numbers.
+# under `adops.count_ops()`, which gives the exact primitive calls and flops of one evaluation of $f$, of one
+# forward direction and of one reverse direction; it scales them to the passes each mode makes and prices them
+# with this machine's cost constants (seconds per primitive call and per flop in each engine, calibrated once
+# from medians and cached; `compare.calibrate(force=True)` measures them again). `compare.explain` prints the
+# reasoning with the numbers.
 
 # %%
 examples = {
@@ -205,13 +221,14 @@ for n, m in [(3, 12), (12, 3)]:
 # Two remarks on the model. For an elementwise function ($\mathbb R^n\to\mathbb R^n$, diagonal Jacobian) both
 # modes need $n$ directions and the model calls it nearly even (the factor printed above is close to 1), though
 # a single forward pass with a tangent of ones already gives the whole diagonal (notebook 02 used that trick).
-# And ties go to forward mode, which keeps no tape.
+# Where both modes do the same flops the priced overheads decide, not a rule.
 #
 # **Summary**
 #
 # * Forward mode: about $n$ evaluations of $f$ for a Jacobian, no tape. Reverse mode: about $m$, plus a tape.
-# * For a scalar loss of $p$ parameters that is seed 002's $O(n\cdot p)$ against $O(n + p)$: measured slopes about
+# * For a scalar loss of $p$ parameters that is $O(n\cdot p)$ against $O(n + p)$: measured slopes about
 #   1 and about 0 in $p$.
 # * The crossover sits near $n = m$; vectorizing over directions saves the repeated primal work and, above all,
 #   time — it does not change which mode wins.
-# * `compare.jacobian(..., mode="auto")` picks from measured per-direction costs and can say why.
+# * `compare.jacobian(..., mode="auto")` picks from exact per-direction counts priced for this machine, and can
+#   say why; `compare.hessian(f, x)` picks among the four nestings the same way.

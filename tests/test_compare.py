@@ -263,7 +263,9 @@ def run_cli(*argv, timeout=120):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    proc = run_cli("--quick", "--repeats", "1", "--workloads", "dense,rosenbrock", "--out", str(out) + os.sep)
+    # about 10 s on a quiet 2-core machine; the timeout leaves room for a machine busy with other work
+    proc = run_cli("--quick", "--repeats", "1", "--workloads", "dense,rosenbrock", "--out", str(out) + os.sep,
+                   timeout=600)
     return proc, out
 
 
