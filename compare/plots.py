@@ -213,7 +213,7 @@ def _draw_ratio(ax, ns, ms, grid, title, norm, fontsize):
             r = grid[i, j]
             if np.isfinite(r):
                 factor = 1 / r if r < 1 else r
-                short = f"{factor:.2g}" if factor < 10 else f"{factor:.0f}"
+                short = f"{factor:.1f}" if factor < 10 else f"{factor:.0f}"
                 text = "tie" if abs(logs[i, j]) < 0.03 else f"{'F' if r < 1 else 'R'}{short}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
                         color="white" if abs(logs[i, j]) > 0.6 * norm.vmax else "black")
@@ -423,9 +423,12 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
                 marker=_PEER_MARKERS[i % len(_PEER_MARKERS)], label=way)
     skipped = [r for r in rows if r.get("skipped")]
     if skipped:
-        for r in skipped:
-            ax.plot([r["x"]], [0.0], marker="|", markersize=14, color=HESSIAN_STYLE[r["strategy"]]["color"],
-                    transform=ax.get_xaxis_transform(), clip_on=False, linestyle="none")
+        order = list(HESSIAN_STYLE)
+        for r in skipped:  # side by side, so two strategies skipped at one size both show
+            shift = 1.06 ** (order.index(r["strategy"]) - 1.5)
+            ax.plot([r["x"] * shift], [0.0], marker="|", markersize=14, markeredgewidth=2.2,
+                    color=HESSIAN_STYLE[r["strategy"]]["color"], transform=ax.get_xaxis_transform(), clip_on=False,
+                    linestyle="none")
         ax.plot([], [], marker="|", color="black", linestyle="none", label="skipped: over the time budget")
     handles, labels = [], []
     for a in axes:
