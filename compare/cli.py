@@ -181,6 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     chosen = _select_workloads(args.workloads)
     out = _check_out(args.out)
     if args.peers:
+        conditions.prepare_peers(args.threads)  # before the availability check imports JAX
         notice = peer_notice(peers.available())
         if notice:
             print(notice, file=sys.stderr)

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Conditions", "controlled", "versions", "load_average", "HIGH_SPREAD"]
+__all__ = ["Conditions", "controlled", "versions", "load_average", "prepare_peers", "HIGH_SPREAD"]
 
 # a timed row whose slowest repeat took more than this many times its fastest is "spread" (noisy)
 HIGH_SPREAD = 2.0
@@ -159,8 +159,8 @@ def _pick_cpus(allowed: list[int], threads: int) -> list[int]:
     return sorted(ranked[:threads])
 
 
-def _peer_thread_settings(threads: int) -> None:
-    # JAX reads its thread flags when it loads, PyTorch has its own pool: set both so peers run like we do
+def prepare_peers(threads: int) -> None:
+    """Give JAX (which reads its thread flags when it loads) and PyTorch (its own pool) ``threads`` threads."""
     if "jax" not in sys.modules:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags and threads == 1:
@@ -189,7 +189,7 @@ def controlled(threads: int = 1, pin: bool = True) -> Iterator[Conditions]:
         raise ValueError(f"compare.conditions.controlled: threads must be a positive integer, got {threads!r}")
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    _peer_thread_settings(threads)
+    prepare_peers(threads)
     allowed = _allowed_cpus()
     pinned = False
     if pin and allowed is not None:
