@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import importlib
+import importlib.metadata
 import os
 import platform
 import sys
@@ -112,9 +113,14 @@ def versions(peers: bool = False) -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in _LIBRARIES + (_PEER_LIBRARIES if peers else ()):
         try:
-            found[name] = str(getattr(importlib.import_module(name), "__version__", "unknown"))
+            module = importlib.import_module(name)
         except Exception:  # not installed here: recorded as such
             found[name] = "not installed"
+            continue
+        try:
+            found[name] = str(getattr(module, "__version__", None) or importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "unknown"
     return found
 
 
