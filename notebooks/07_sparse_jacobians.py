@@ -384,7 +384,7 @@ plt.show()
 # exact counts and one measurement:
 # * **directions**: tangent vectors pushed through `bratu` (`jacfwd` carries them all in one batched pass): $n$
 #   dense, the number of colours when compressed;
-# * **JVP flops**: the derivative arithmetic, counted by `adops.counting()`; it is the flops of one direction
+# * **JVP flops**: the derivative arithmetic, counted by `adops.count_ops()`; it is the flops of one direction
 #   times the number of directions;
 # * **time**: median of a few repeats (`time.perf_counter`), which also includes writing the $n^2$ dense entries
 #   or the $3n - 2$ sparse ones.
@@ -400,7 +400,7 @@ def median_time(fn, repeats=5):
 
 
 def jvp_flops(fn):
-    with adops.counting() as counts:
+    with adops.count_ops() as counts:
         fn()
     return counts.total("jvp")
 
