@@ -274,16 +274,16 @@ def test_stack_fan_in_sweep_is_linear():
         gc.collect()
         gc.disable()
         try:
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time: other processes on a loaded machine do not count
             adj = tape.backward()
-            seconds = time.perf_counter() - start
+            seconds = time.process_time() - start
         finally:
             gc.enable()
         assert adj["x"] == sum(i % 7 for i in range(n))
         return seconds
 
     small = min(sweep_seconds(2000) for _ in range(3))
-    large = sweep_seconds(8000)
+    large = min(sweep_seconds(8000) for _ in range(2))
     # 4x the fan-in: about 4x the time if linear, 16x if quadratic
     assert large < 8 * small + 0.05, f"fan-in 2000: {small:.3f}s, fan-in 8000: {large:.3f}s"
 
