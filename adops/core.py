@@ -57,9 +57,10 @@ class Op:
     strong_zero: bool = False  # a zero tangent/cotangent gives an exact zero even through an infinite partial
     # How each output element depends on the input elements (read by sparsity detection, adops.sparse.pattern):
     # "elementwise" (the broadcast input elements at the same position), "select" (at most one input element each,
-    # found by running the JVP on index tangents), "choose" (np.where: the branch the condition picks), "reduce"
-    # (the elements along params["axes"]), "matmul" (the contraction of np.matmul), "constant" (none: no
-    # derivative), "dense" (every input element: the safe default for anything not classified)
+    # found by running the JVP on index tangents), "scatter" (the transpose of a select, index_add: each input
+    # element adds into at most one output element, found by running the VJP), "choose" (np.where: the branch the
+    # condition picks), "reduce" (the elements along params["axes"]), "matmul" (the contraction of np.matmul),
+    # "constant" (none: no derivative), "dense" (every input element: the safe default for anything not classified)
     sparsity: str = "dense"
     # How the output depends on the inputs to second order (read by Hessian sparsity detection,
     # adops.sparse.hessian_pattern): "linear" (no second derivatives: sums, selections, scatters), "multilinear"

@@ -74,7 +74,7 @@ STRONG_PRODUCT = register(Op(
     (lambda ct, ans, t, d: unbroadcast(_times(ct, d, True), t, ans),
      lambda ct, ans, t, d: unbroadcast(_times(ct, t, True), d, ans)),
     lambda t, d: t * d, lambda *shapes: int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)), Domain(), (),
-    math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)"))
+    math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)", sparsity="elementwise"))
 
 
 def _partial(d, ans, primals, strong_zero: bool):

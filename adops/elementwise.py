@@ -183,8 +183,14 @@ def _parse_where(condition, x=None, y=None):
     if x is None or y is None:
         raise TypeError("np.where(condition) with one argument returns indices and has no derivative; "
                         "call np.nonzero on a plain array, or pass np.where(condition, x, y)")
+    if getattr(condition, "_level", None) is not None:
+        # a traced condition is read as NumPy reads it (nonzero is true) through a comparison its own engine answers:
+        # a plain mask, or under sparsity detection a value-dependent one (taking .primal would make it a constant)
+        condition = condition != 0
+        while getattr(condition, "_level", None) is not None:
+            condition = condition.primal
     # asanyarray: a mask computed from traced values keeps its marker class (sparsity detection must see it)
-    return (np.asanyarray(getattr(condition, "primal", condition), dtype=bool), x, y), {}
+    return (np.asanyarray(condition, dtype=bool), x, y), {}
 
 
 def _where_register():

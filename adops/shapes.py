@@ -178,7 +178,8 @@ def _parse_getitem(x, index):
             seen_ellipsis = True
             full.extend([slice(None)] * (nd - consumed))
         elif kind == "bool":
-            full.extend(np.nonzero(i))  # a mask is the integer arrays of its True positions
+            full.extend(np.nonzero(i))  # a mask is the integer arrays of its True positions (np.nonzero keeps a
+            # value-dependent mask's marker class, see adops.sparse.Varying)
         else:
             full.append(i)
     if not seen_ellipsis:
@@ -248,7 +249,8 @@ def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):
 INDEX_ADD = register(Op("index_add", index_add_impl, lambda ts, ans, c, **p: index_add_impl(ts[0], **p),
                         (_index_add_vjp,), lambda c, index, nd, front, out_nd, xshape: _sym_index_add(c, index, xshape),
                         lambda *s, **p: int(np.prod(s[0], dtype=np.int64)), Domain(), (),
-                        math="internal: the transpose of indexing; its own transpose is indexing", curvature="linear"))
+                        math="internal: the transpose of indexing; its own transpose is indexing", curvature="linear",
+                        sparsity="scatter"))
 
 
 def _sym_index_add(c, index, xshape):
@@ -556,7 +558,7 @@ def _take_along_axis(arr, indices, axis=-1):
         arr = np.ravel(arr)
         axis = -1
     nd = ndim(arr)
-    indices = np.asarray(indices)
+    indices = np.asanyarray(indices)  # (a value-dependent index keeps its marker class for sparsity detection)
     return arr[along_axis_index(indices, normalize_axis(axis, nd, "np.take_along_axis"))]
 
 
@@ -591,9 +593,9 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
     if mode != "raise":
         raise TypeError(f"np.take: mode={mode!r} is not supported under differentiation")
     if axis is None:
-        return np.ravel(a)[np.asarray(indices)]
+        return np.ravel(a)[np.asanyarray(indices)]
     nd = ndim(a)
-    return a[(slice(None),) * (normalize_axis(axis, nd, "np.take") + nd) + (np.asarray(indices),)]
+    return a[(slice(None),) * (normalize_axis(axis, nd, "np.take") + nd) + (np.asanyarray(indices),)]
 
 
 def _triangle(keep):

@@ -168,7 +168,7 @@ def _like_inputs(g, args, argnums):
 def _push_forward(f, args, argnums, fn, kwargs):
     """One forward pass with k tangent directions: seeds (k, n) over the stacked inputs -> (k, m) output tangents."""
 
-    def push(seeds):
+    def push(seeds, last=True):
         nums, _ = normalize_argnums(argnums, len(args), fn)
         k = seeds.shape[0]
         level = new_level()
@@ -183,8 +183,9 @@ def _push_forward(f, args, argnums, fn, kwargs):
                 duals.append(Dual(leaf, tangent, level))
                 offset += size
             call_args[a] = unflatten(d, duals)
-        _, tangents, _ = _split_output(f(*call_args, **kwargs), level, (k,), fn)
-        return np.concatenate([np.reshape(t, (k, -1)) for t in tangents], axis=1)
+        primals, tangents, _ = _split_output(f(*call_args, **kwargs), level, (k,), fn)
+        return np.concatenate([np.reshape(t, (k, math.prod(leaf_shape(p)))) for p, t in zip(primals, tangents)],
+                              axis=1)
 
     return push
 
@@ -217,9 +218,9 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
         if sparsity is not None:
             from adops.sparse import jacobian as sparse
 
-            col = sparse.resolve(sparsity, f, args, argnums, "forward", "dualad.jacfwd")
+            col = sparse.resolve(sparsity, f, args, argnums, "forward", "dualad.jacfwd", kwargs)
             return sparse.compressed_jacobian(_push_forward(f, args, argnums, "dualad.jacfwd", kwargs), col, f,
-                                              "dualad.jacfwd")
+                                              "dualad.jacfwd", chunk_size)
         return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs, has_aux=has_aux)
 
     return jac

@@ -189,27 +189,33 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
 
 
 def _push_reverse(f, args, argnums, fn, kwargs):
-    """One recording and one sweep with k cotangents: seeds (k, m) over the stacked outputs -> (k, n)."""
+    """One recording, then sweeps with k cotangents each: seeds (k, m) over the stacked outputs -> (k, n). The tape
+    is kept for the next chunk of seeds until ``last``."""
+    recorded = []
 
-    def push(seeds):
+    def push(seeds, last=True):
         k, m = seeds.shape
-        tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
-        out_primals, out_slots, _ = _output_leaves(out, tape, fn)
-        sizes = [math.prod(leaf_shape(p)) for p in out_primals]
-        if sum(sizes) != m:
-            from adops.sparse.jacobian import mismatch
+        if not recorded:
+            tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
+            out_primals, out_slots, _ = _output_leaves(out, tape, fn)
+            sizes = [math.prod(leaf_shape(p)) for p in out_primals]
+            if sum(sizes) != m:
+                from adops.sparse.jacobian import mismatch
 
-            raise mismatch(fn, f, (m, sum(math.prod(leaf_shape(x)) for x in inputs[2])), sum(sizes))
+                raise mismatch(fn, f, (m, sum(math.prod(leaf_shape(x)) for x in inputs[2])), sum(sizes))
+            recorded.extend((tape, inputs, out_primals, out_slots, sizes))
+        tape, inputs, out_primals, out_slots, sizes = recorded
         cts, offset = {}, 0
         for p, s, size in zip(out_primals, out_slots, sizes):
             if s >= 0:
                 c = seeds[:, offset:offset + size].astype(_seed_dtype(p)).reshape((k,) + leaf_shape(p))
                 cts[s] = c if s not in cts else cts[s] + c
             offset += size
-        swept = tape.sweep(cts, keep=False)
-        tape.release()
+        swept = tape.sweep(cts, keep=not last)
+        if last:
+            tape.release()
         in_slots, _, in_leaves, _ = inputs
-        return np.concatenate([np.reshape(_input_ct(swept.get(s), x, (k,)), (k, -1))
+        return np.concatenate([np.reshape(_input_ct(swept.get(s), x, (k,)), (k, math.prod(leaf_shape(x))))
                                for s, x in zip(in_slots, in_leaves)], axis=1)
 
     return push
@@ -243,8 +249,8 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
         if sparsity is not None:
             from adops.sparse import jacobian as sparse
 
-            rows = sparse.resolve(sparsity, f, args, argnums, "reverse", fn)
-            return sparse.compressed_jacobian(_push_reverse(f, args, argnums, fn, kwargs), rows, f, fn)
+            rows = sparse.resolve(sparsity, f, args, argnums, "reverse", fn, kwargs)
+            return sparse.compressed_jacobian(_push_reverse(f, args, argnums, fn, kwargs), rows, f, fn, chunk_size)
         tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
         out, aux = split_aux(out, has_aux, tape.level, fn)
         out_primals, out_slots, out_def = _output_leaves(out, tape, fn)

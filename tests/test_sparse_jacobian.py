@@ -55,13 +55,107 @@ def test_pattern_forms_several_arguments_and_outputs(mode):
         np.testing.assert_allclose(J.toarray(), dense)
 
 
-def test_auto_detects_once_per_function_and_shape():
+def test_auto_detects_every_call_and_colours_each_pattern_once():
     f = lambda u: np.exp(u[1:] - u[:-1])
+    first = sparse_jacobian._auto(f, (np.ones(5),), {}, (0,))
+    assert sparse_jacobian._auto(f, (np.zeros(5),), {}, (0,)) is first  # same pattern: same colourings
+    assert sparse_jacobian._auto(lambda u: np.exp(u[1:] - u[:-1]), (np.ones(5),), {}, (0,)) is first
+    assert sparse_jacobian._auto(f, (np.ones(7),), {}, (0,)) is not first
+    col = first.coloring("forward")
     dualad.jacfwd(f, sparsity="auto")(np.ones(5))
-    dualad.jacfwd(f, sparsity="auto")(np.zeros(5))
-    revad.jacrev(f, sparsity="auto")(np.ones(5))
-    dualad.jacfwd(f, sparsity="auto")(np.ones(7))
-    assert len(sparse_jacobian._AUTO[f]) == 2
+    assert first.coloring("forward") is col
+
+
+def _roll(u, shift=1):
+    return np.roll(u, shift) * 3.0
+
+
+def _roll_keyword_only(u, *, shift):
+    return np.roll(u, shift) * 3.0
+
+
+def _dense_of(f, *args, argnums=0, **kwargs):
+    m = int(np.prod(np.shape(f(*args, **kwargs))))
+    return np.reshape(dualad.jacfwd(f, argnums)(*args, **kwargs), (m, -1))
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_auto_passes_keyword_arguments_to_detection(mode):
+    x = np.arange(5.0)
+    for f in (_roll, _roll_keyword_only):
+        for shift in (1, 2, -1):
+            J = ENGINES[mode](f, sparsity="auto")(x, shift=shift)
+            np.testing.assert_array_equal(J.toarray(), _dense_of(f, x, shift=shift))
+    p = jacobian_sparsity(_roll_keyword_only, x, kwargs={"shift": 2})
+    assert np.array_equal(p.toarray(), _dense_of(_roll_keyword_only, x, shift=2) != 0)
+    sj = SparseJacobian.detect(_roll, x, kwargs={"shift": 2})
+    np.testing.assert_array_equal(ENGINES[mode](_roll, sparsity=sj)(x, shift=2).toarray(), _dense_of(_roll, x, shift=2))
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_auto_follows_what_the_call_depends_on_beyond_the_inputs(mode):
+    """The reviewer's cases: a non-differentiated argument, a rebound or mutated closure constant, a Python if on
+    values. Each call detects again, so each answer is right."""
+    x = np.arange(1.0, 6.0)
+    h = lambda u, k: np.roll(u, k) * 3
+    jac = ENGINES[mode](h, 0, sparsity="auto")
+    for k in (1, 2, 1):
+        np.testing.assert_array_equal(jac(x, k).toarray(), _dense_of(h, x, k))
+    A = np.eye(5)
+    g = lambda u: A @ u
+    jac = ENGINES[mode](g, sparsity="auto")
+    np.testing.assert_array_equal(jac(x).toarray(), np.eye(5))
+    A = np.ones((5, 5))  # rebound
+    np.testing.assert_array_equal(jac(x).toarray(), np.ones((5, 5)))
+    A[:] = np.tril(A)  # mutated in place
+    np.testing.assert_array_equal(jac(x).toarray(), np.tril(np.ones((5, 5))))
+    branchy = lambda u: u * 2 if u[0] > 0 else np.roll(u, 1) * 2
+    jac = ENGINES[mode](branchy, sparsity="auto")
+    for point in (x, -x, x):
+        np.testing.assert_array_equal(jac(point).toarray(), _dense_of(branchy, point))
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_empty_inputs_and_outputs_give_empty_csr(mode):
+    for f, x, shape in ((lambda s: s * 2, np.ones(0), (0, 0)), (lambda s: s[:0], np.ones(3), (0, 3)),
+                        (lambda s: np.sum(s) * np.ones(2), np.ones(0), (2, 0))):
+        J = ENGINES[mode](f, sparsity="auto")(x)
+        assert isinstance(J, sp.csr_array) and J.shape == shape and J.nnz == 0
+    J = ENGINES[mode](lambda s: s * 0.0 + 1.0, sparsity=np.zeros((3, 3)))(np.ones(3))  # no colours at all
+    assert J.shape == (3, 3) and J.nnz == 0
+    with pytest.raises(ValueError, match="4 output elements"):
+        ENGINES[mode](lambda s: np.ones(4), sparsity=np.zeros((3, 3)))(np.ones(3))
+
+
+def arrowhead(x):
+    return np.concatenate([np.sum(x ** 2, keepdims=True), x[0] * x[1:] + x[1:] ** 2])
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_colour_seeds_are_chunked(mode, monkeypatch):
+    """n colours (the arrowhead) go through in chunks of the memory budget, and any chunking gives one answer."""
+    x = np.linspace(0.5, 1.5, 40)
+    dense = _dense_of(arrowhead, x)
+    widths = []
+    push = dualad.api._push_forward if mode == "forward" else revad.api._push_reverse
+
+    def counting(*args):
+        inner = push(*args)
+
+        def wrapped(seeds, last=True):
+            widths.append(seeds.shape[0])
+            return inner(seeds, last)
+
+        return wrapped
+
+    monkeypatch.setattr(dualad.api if mode == "forward" else revad.api,
+                        "_push_forward" if mode == "forward" else "_push_reverse", counting)
+    monkeypatch.setattr(adops.trees, "CHUNK_BUDGET", 40 * 7)  # 7 directions of 40 entries per pass
+    for chunk_size, expected in (("auto", [7] * 5 + [5]), (None, [40]), (16, [16, 16, 8])):
+        widths.clear()
+        J = ENGINES[mode](arrowhead, chunk_size=chunk_size, sparsity="auto")(x)
+        assert widths == expected
+        np.testing.assert_allclose(J.toarray(), dense, rtol=1e-14)
 
 
 @pytest.mark.parametrize("mode", ENGINES)

@@ -135,69 +135,112 @@ class Coloring:
         what = "columns" if self.mode == "column" else "rows"
         engine = "forward (JVP) passes" if self.mode == "column" else "reverse (VJP) sweeps"
         dense = n if self.mode == "column" else m
+        buys = (f"a Jacobian costs {self.ncolors} {engine} instead of {dense}" if self.passes_saved > 0 else
+                f"a Jacobian costs {self.ncolors} {engine}, as many as the dense one (colouring saves nothing here)")
         return (f"{self.mode} colouring of a {m} x {n} pattern with {self.pattern.nnz} nonzeros "
                 f"({self.order} greedy order): {self.ncolors} colours for {dense} {what}, lower bound "
                 f"{self.lower_bound} (most nonzeros in one {'row' if self.mode == 'column' else 'column'}), "
-                f"ratio {self.ratio:.2f}; a Jacobian costs {self.ncolors} {engine} instead of {dense}.")
+                f"ratio {self.ratio:.2f}; {buys}.")
 
     def __repr__(self) -> str:
         m, n = self.shape
         return (f"Coloring({self.mode}, {m}x{n}, nnz={self.pattern.nnz}, colors={self.ncolors}, "
                 f"lower_bound={self.lower_bound})")
 
-    def seeds(self, dtype=np.float64) -> np.ndarray:
+    def seeds(self, dtype=np.float64, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The seed matrix, one row per colour: row c is the sum of the unit vectors of colour c's members.
 
         Column mode: shape (ncolors, n), the tangents of the compressed forward passes. Row mode: (ncolors, m), the
-        cotangents of the compressed reverse sweeps.
+        cotangents of the compressed reverse sweeps. ``start``/``stop`` give the rows of colours start..stop-1 only
+        (a chunk of the passes).
         """
-        size = self.colors.size
-        s = np.zeros((self.ncolors, size), dtype=dtype)
-        s[self.colors, np.arange(size)] = 1
+        stop = self.ncolors if stop is None else stop
+        members = np.flatnonzero((self.colors >= start) & (self.colors < stop))
+        s = np.zeros((stop - start, self.colors.size), dtype=dtype)
+        s[self.colors[members] - start, members] = 1
         return s
 
-    def decompress(self, compressed, fn: str = "adops.sparse.Coloring.decompress") -> sp.csr_array:
+    def decompress(self, compressed, fn: str = "adops.sparse.Coloring.decompress", layout: str = "passes"
+                   ) -> sp.csr_array:
         """The Jacobian as CSR from the compressed passes' results.
 
-        Column mode: ``compressed`` has shape (ncolors, m) — row c is J @ seeds[c]. Row mode: (ncolors, n) — row c
-        is seeds[c] @ J. Raises ``ValueError`` if a compressed result is nonzero where the pattern has no entry of
-        that colour: the pattern misses a nonzero (detect it again, or pass a superset). A missed nonzero is caught
-        only where it lands in such an empty slot; one that lands in a slot the pattern covers is added, unseen, to
-        that entry — so prefer detected patterns (``jacobian_sparsity``) to hand-written ones.
+        ``layout="passes"`` (default): one row per colour. Column mode: ``compressed`` has shape (ncolors, m), row
+        c is J @ seeds[c]; row mode: (ncolors, n), row c is seeds[c] @ J. ``layout="matrix"``: the compressed
+        matrix as the maths writes it, B = J S^T (m x ncolors) in column mode, B = S J (ncolors x n) in row mode,
+        with S = ``seeds()``.
+
+        Raises ``ValueError`` if a compressed result is nonzero where the pattern has no entry of that colour: the
+        pattern misses a nonzero (detect it again, or pass a superset). A missed nonzero is caught only where it
+        lands in such an empty slot; one that lands in a slot the pattern covers is added, unseen, to that entry —
+        so prefer detected patterns (``jacobian_sparsity``) to hand-written ones.
         """
+        if layout not in ("passes", "matrix"):
+            raise ValueError(f"{fn}: layout must be 'passes' (one row per colour) or 'matrix' (B = J S^T in column "
+                             f"mode, S J in row mode), got {layout!r}")
         m, n = self.shape
         b = np.asarray(compressed)
+        if layout == "matrix" and self.mode == "column":
+            if b.shape != (m, self.ncolors):
+                raise ValueError(f"{fn}: B = J S^T has shape {b.shape}, the column colouring of a {m} x {n} pattern "
+                                 f"expects {(m, self.ncolors)}")
+            b = b.T
         want = (self.ncolors, m if self.mode == "column" else n)
         if b.shape != want:
             raise ValueError(f"{fn}: compressed results have shape {b.shape}, the {self.mode} colouring of a {m} x {n}"
                              f" pattern expects {want}")
-        p = self.pattern
-        slots, empty = self._slots
-        flat = b.ravel()
-        data = flat[slots]
-        stray = flat[empty] != 0
+        return self.assemble([self.recover(b, 0, fn)])
+
+    def recover(self, block, start: int, fn: str = "adops.sparse.Coloring.recover") -> tuple:
+        """The pattern entries of colours ``start .. start + len(block) - 1`` read from one chunk of compressed
+        results (one row per colour, as ``decompress``), after checking that nothing landed outside the pattern.
+        Returns ``(lo, hi, values)``: the values of the colour-sorted entries lo..hi-1 (``assemble`` places them)."""
+        order, ptr, pos = self._slots
+        k, width = block.shape
+        lo, hi = int(ptr[start]), int(ptr[start + k])
+        slots = (self._entry_colors[order[lo:hi]] - start) * width + pos[order[lo:hi]]
+        flat = block.ravel()
+        covered = np.zeros(flat.size, dtype=bool)
+        covered[slots] = True
+        stray = (flat != 0) & ~covered
         if stray.any():
-            c, k = divmod(int(empty[np.argmax(stray)]), want[1])
-            where = f"output {k}" if self.mode == "column" else f"input {k}"
+            c, r = divmod(int(np.argmax(stray)), width)
+            where = f"output {r}" if self.mode == "column" else f"input {r}"
             raise ValueError(f"{fn}: the sparsity pattern misses a nonzero: {where} received a derivative in colour "
-                             f"group {c}, where the pattern has no entry; detect the pattern again (at this point, or "
-                             "globally) or pass a pattern that covers every nonzero")
-        return sp.csr_array((data, p.indices.copy(), p.indptr.copy()), shape=(m, n))
+                             f"group {start + c}, where the pattern has no entry; detect the pattern again (at this "
+                             "point, or globally) or pass a pattern that covers every nonzero")
+        return lo, hi, flat[slots]
+
+    def assemble(self, recovered: list) -> sp.csr_array:
+        """The CSR Jacobian from the ``recover`` results of every chunk."""
+        p = self.pattern
+        order = self._slots[0]
+        dtype = np.result_type(*[v for _, _, v in recovered]) if recovered else np.float64
+        data = np.zeros(p.nnz, dtype=dtype)
+        for lo, hi, values in recovered:
+            data[order[lo:hi]] = values
+        return sp.csr_array((data, p.indices.copy(), p.indptr.copy()), shape=p.shape)
+
+    @cached_property
+    def _entry_colors(self) -> np.ndarray:
+        """The colour of each pattern entry (of its column in column mode, of its row in row mode)."""
+        p = self.pattern
+        if self.mode == "column":
+            return self.colors[p.indices.astype(np.int64)]
+        return np.repeat(self.colors, np.diff(p.indptr))
 
     @cached_property
     def _slots(self) -> tuple:
-        """Where each pattern entry sits in the flattened compressed results, and the slots no entry covers."""
+        """The pattern entries sorted by colour, where each colour's entries start, and each entry's position in its
+        colour's compressed result (its row in column mode, its column in row mode)."""
         p = self.pattern
-        m, n = p.shape
-        rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(p.indptr))
-        cols = p.indices.astype(np.int64)
+        order = np.argsort(self._entry_colors, kind="stable")
+        ptr = np.zeros(self.ncolors + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self._entry_colors, minlength=self.ncolors), out=ptr[1:])
         if self.mode == "column":
-            slots = self.colors[cols] * m + rows
+            pos = np.repeat(np.arange(p.shape[0], dtype=np.int64), np.diff(p.indptr))
         else:
-            slots = self.colors[rows] * n + cols
-        covered = np.zeros(self.ncolors * (m if self.mode == "column" else n), dtype=bool)
-        covered[slots] = True
-        return slots, np.flatnonzero(~covered)
+            pos = p.indices.astype(np.int64)
+        return order, ptr, pos
 
     def check(self) -> None:
         """Raise ``AssertionError`` unless no two members of one colour share a row (column mode) or column."""

@@ -14,13 +14,14 @@ Newton iteration) reuse them.
 
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..trees import as_input, flatten, leaf_dtype, leaf_shape, normalize_argnums
+from ..trees import as_input, check_chunk, chunk_width, flatten, leaf_shape, normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
 from .hessian import SparseHessian
 from .pattern import jacobian_sparsity
@@ -33,6 +34,13 @@ class SparseJacobian:
     """A Jacobian's sparsity pattern with its column colouring (forward mode) and row colouring (reverse mode),
     each computed once, when first asked for. Pass it as ``sparsity=`` to ``dualad.jacfwd`` or ``revad.jacrev``.
 
+    This is the way to reuse a pattern across calls (a Newton iteration), and reuse is a promise the caller makes:
+    every later call runs the *same program* as the detection did — the same control flow (Python ``if`` on
+    values), the same non-differentiated and keyword arguments and closure constants wherever they shape the
+    pattern (an index, a shift, a constant matrix's zeros). If the program changes, detect again (or pass
+    ``sparsity="auto"``, which detects at every call). A changed program is caught only when one of its
+    derivatives lands where the pattern has no entry of that colour (see ``Coloring.decompress``).
+
     >>> import numpy as np
     >>> sj = SparseJacobian.detect(lambda u: np.exp(u[1:] - u[:-1]), np.ones(5))
     >>> sj.coloring("forward").ncolors, sj.coloring("reverse").ncolors
@@ -44,9 +52,10 @@ class SparseJacobian:
         self._colorings: dict = {}
 
     @classmethod
-    def detect(cls, f: Callable, *args, argnums: int | tuple = 0, local: bool = False) -> SparseJacobian:
-        """Detect the pattern of ``f`` at ``args`` (see ``jacobian_sparsity``)."""
-        return cls(jacobian_sparsity(f, *args, argnums=argnums, local=local))
+    def detect(cls, f: Callable, *args, argnums: int | tuple = 0, local: bool = False,
+               kwargs: dict | None = None) -> SparseJacobian:
+        """Detect the pattern of ``f(*args, **kwargs)`` (see ``jacobian_sparsity``)."""
+        return cls(jacobian_sparsity(f, *args, argnums=argnums, local=local, kwargs=kwargs))
 
     @property
     def shape(self) -> tuple:
@@ -64,18 +73,35 @@ class SparseJacobian:
         return f"SparseJacobian({m}x{n}, nnz={self.pattern.nnz}, colored={sorted(self._colorings)})"
 
 
-_AUTO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # f -> {(argnums, input shapes and dtypes): SJ}
+AUTO_CACHE = 32  # colourings kept by "auto", looked up by the detected pattern (most recently used first)
+_COLORED: OrderedDict = OrderedDict()  # (shape, nnz, digest of the pattern) -> SparseJacobian
 
 
-def _auto(f, args, nums) -> SparseJacobian:
-    key = (nums, tuple((leaf_shape(leaf), str(leaf_dtype(leaf))) for a in nums for leaf in flatten(args[a])[0]))
-    try:
-        cache = _AUTO.setdefault(f, {})
-    except TypeError:  # f cannot be weakly referenced: detect every time
-        cache = {}
-    if key not in cache:
-        cache[key] = SparseJacobian.detect(f, *args, argnums=nums)
-    return cache[key]
+def _auto(f, args, kwargs, nums) -> SparseJacobian:
+    """Detect the pattern at this call, and reuse the colourings of an identical pattern seen before.
+
+    Detection runs at every call: a pattern may change with anything the call depends on — non-differentiated
+    arguments, keyword arguments, closure constants, globals, the branch a Python ``if`` takes — and nothing short
+    of running ``f`` sees them all. Colouring is the costlier step and depends only on the pattern, so it is cached
+    by the pattern itself (compared entry for entry, never by a key that could collide)."""
+    return known(jacobian_sparsity(f, *args, argnums=nums, kwargs=kwargs))
+
+
+def known(pattern: sp.csr_array) -> SparseJacobian:
+    """The cached ``SparseJacobian`` of exactly this pattern, or a new one (then cached)."""
+    pattern = as_pattern(pattern)
+    indptr, indices = pattern.indptr.astype(np.int64), pattern.indices.astype(np.int64)
+    digest = hashlib.blake2b(indptr.tobytes() + indices.tobytes(), digest_size=16).digest()
+    key = (pattern.shape, pattern.nnz, digest)
+    sj = _COLORED.get(key)
+    if sj is not None and np.array_equal(sj.pattern.indptr, indptr) and np.array_equal(sj.pattern.indices, indices):
+        _COLORED.move_to_end(key)
+        return sj
+    sj = SparseJacobian(pattern)
+    _COLORED[key] = sj
+    while len(_COLORED) > AUTO_CACHE:
+        _COLORED.popitem(last=False)
+    return sj
 
 
 def input_size(args, nums, fn: str) -> int:
@@ -83,17 +109,18 @@ def input_size(args, nums, fn: str) -> int:
                for leaf in flatten(args[a])[0])
 
 
-def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str) -> Coloring:
+def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwargs: dict | None = None) -> Coloring:
     """The colouring to use for ``sparsity``: a pattern (any 2-D sparse or dense matrix), a ``Coloring``, a
-    ``SparseJacobian`` or ``"auto"`` (detect at these arguments, colour, and cache per function and input shapes);
-    a ``StarColoring`` or ``SparseHessian`` when ``f`` is a gradient (its Jacobian is a symmetric Hessian)."""
+    ``SparseJacobian`` or ``"auto"``: detect the pattern at these arguments (``kwargs`` included) at every call,
+    and colour it, reusing the colouring of an identical pattern detected before (see ``_auto``); a
+    ``StarColoring`` or ``SparseHessian`` when ``f`` is a gradient (its Jacobian is a symmetric Hessian)."""
     nums, _ = normalize_argnums(argnums, len(args), fn)
     kind = MODES[mode]
     if isinstance(sparsity, str):
         if sparsity != "auto":
             raise ValueError(f"{fn}: sparsity must be 'auto', a pattern matrix, a Coloring or a SparseJacobian, got "
                              f"{sparsity!r}")
-        result = _auto(f, args, nums).coloring(mode)
+        result = _auto(f, args, kwargs, nums).coloring(mode)
     elif isinstance(sparsity, (StarColoring, SparseHessian)):  # a Hessian (the Jacobian of a gradient): symmetric
         result = sparsity if isinstance(sparsity, StarColoring) else sparsity.coloring()
     elif isinstance(sparsity, SparseJacobian):
@@ -114,19 +141,40 @@ def _name(f) -> str:
     return f"f ({getattr(f, '__qualname__', type(f).__name__)})"
 
 
-def compressed_jacobian(push: Callable, col: Coloring, f: Callable, fn: str, dtype=np.float64) -> sp.csr_array:
-    """Run ``push(seeds)`` once with all colour seeds as one batch, check the result's shape, and decompress.
+def compressed_jacobian(push: Callable, col: Coloring, f: Callable, fn: str, chunk_size="auto",
+                        dtype=np.float64) -> sp.csr_array:
+    """Run ``push(seeds, last)`` on the colour seeds, a chunk of colours at a time, check each result's shape and
+    decompress it into the CSR result.
 
     Forward (column colouring): ``push`` maps input tangents (k, n) to output tangents (k, m). Reverse (row
-    colouring): output cotangents (k, m) to input cotangents (k, n).
+    colouring): output cotangents (k, m) to input cotangents (k, n). ``last`` is True on the final chunk (reverse
+    mode keeps its tape until then). ``chunk_size`` as for the dense Jacobians: ``"auto"`` keeps each chunk's seed
+    under ``adops.trees.CHUNK_BUDGET`` entries, so memory stays bounded however many colours there are (an
+    arrowhead has n); ``None`` takes all colours at once.
     """
     m, n = col.shape
-    compressed = np.asarray(push(col.seeds(dtype)))
+    k = col.ncolors
+    size, want = (n, m) if col.mode == "column" else (m, n)
+    if not isinstance(col, Coloring):  # a star colouring (a Hessian): its recovery reads two products, one batch
+        return col.decompress(_checked(push(col.seeds(dtype), True), k, want, col, f, fn), fn)
+    if k == 0:  # no nonzeros: one zero direction still checks that f has the pattern's shape
+        _checked(push(np.zeros((1, size), dtype=dtype), True), 1, want, col, f, fn)
+        return col.decompress(np.zeros((0, want), dtype=dtype), fn)
+    width = max(1, chunk_width(check_chunk(chunk_size, fn), k, size))
+    blocks = []
+    for start in range(0, k, width):
+        stop = min(k, start + width)
+        blocks.append(_checked(push(col.seeds(dtype, start, stop), stop == k), stop - start, want, col, f, fn))
+        blocks[-1] = col.recover(blocks[-1], start, fn)  # keep only the entries: a chunk's memory is freed here
+    return col.assemble(blocks)
+
+
+def _checked(compressed, k: int, want: int, col: Coloring, f: Callable, fn: str) -> np.ndarray:
+    compressed = np.asarray(compressed)
     got = compressed.shape[1] if compressed.ndim == 2 else None
-    want = m if col.mode == "column" else n
-    if got != want:
+    if got != want or compressed.shape[0] != k:
         raise mismatch(fn, f, col.shape, got)
-    return col.decompress(compressed, fn)
+    return compressed
 
 
 def mismatch(fn: str, f: Callable, shape: tuple, outputs) -> ValueError:

@@ -16,12 +16,26 @@ element: which inputs the element may depend on. Every op's rows come from what 
 - ``constant``: no dependence; anything else (``dense``): every output element depends on every input element any
   traced argument depends on — conservative, never missing a nonzero.
 
-Comparisons of traced values return a ``Varying`` boolean array (an ndarray subclass that survives ``&``, ``|``,
-``~`` and ``astype``), so ``np.where`` can tell a value-dependent mask from a constant one.
+Comparisons, ``argmax``, ``argsort`` and every other piecewise-constant op on traced values return a ``Varying``
+array (an ndarray subclass): what is computed from it with ufuncs (``&``, ``|``, ``~``, ``astype``), NumPy functions
+(``np.isin``, ``np.diag``, ``np.nonzero``, ...) or indexing stays ``Varying``, so ``np.where`` can tell a
+value-dependent mask from a constant one, and indexing can tell a value-dependent index (``x[np.argsort(x)]``)
+from a fixed one. A value-dependent condition unites both branches; a value-dependent index makes the selection
+depend on every element along the axes it indexes; a value-dependent constant in a matrix product counts as
+nonzero everywhere.
+
+Copies that drop the subclass (``np.asarray``, ``np.array``, ``.tolist()`` and back, copying into a
+preallocated buffer) are recognized by *content*: each ``Varying`` array made while ``f`` runs is remembered by a
+digest of its values, and a plain mask or index with the same values is treated as value-dependent too (which can
+only add entries to the pattern). What is *computed* from such a copy with plain NumPy (``~np.array(x > 0)``,
+``np.array(x > 0) & m``) has new values and is not recognized, nor is a Python number taken from a ``Varying``
+value (``int(np.argmax(x))``, ``.item()``): such masks and indices act as constants, valid at points where they
+have the same values. Keep masks and indices as the arrays the comparisons return.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -33,7 +47,66 @@ from ..trees import as_input, flatten, leaf_shape, normalize_argnums, unflatten
 
 
 class Varying(np.ndarray):
-    """A boolean (or derived) array computed from traced values: its entries may differ at other points."""
+    """An array computed from traced values by piecewise-constant ops (a mask, an index): its entries may differ at
+    other points. NumPy functions, ufuncs and indexing applied to it return ``Varying`` arrays too."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _mark(super().__array_function__(func, types, args, kwargs))
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        return _mark(super().__array_wrap__(obj, context, False))
+
+    def __getitem__(self, index):
+        return _mark(super().__getitem__(index))
+
+
+def _mark(out):
+    """``out`` (an array, a NumPy scalar, or a tuple/list of them) as ``Varying``, remembered by its values."""
+    if out is NotImplemented or out is None:
+        return out
+    if isinstance(out, (tuple, list)):
+        return type(out)(_mark(o) for o in out)
+    if isinstance(out, (np.ndarray, np.generic)) and out.dtype.kind in "biuf":
+        out = np.asanyarray(out)
+        if type(out) is not Varying:
+            out = out.view(Varying)
+        for seen in _ACTIVE:
+            seen.update(_digests(out))
+        return out
+    return out
+
+
+_ACTIVE: list = []  # one set of digests per running jacobian_sparsity call
+
+
+def _digest(a: np.ndarray, dtype) -> bytes:
+    a = np.ascontiguousarray(np.asarray(a).astype(dtype, copy=False))
+    return hashlib.blake2b(a.tobytes() + repr(a.shape).encode() + a.dtype.str.encode(), digest_size=16).digest()
+
+
+def _digests(a: np.ndarray) -> tuple:
+    """How a ``Varying`` array is recognized later: as a mask (its truth values), and as an index (its integers)."""
+    plain = np.asarray(a)
+    out = [_digest(plain, bool)]
+    if plain.dtype.kind in "iub" and plain.size <= _MAX_NONZERO_DIGEST:
+        out.append(_digest(plain, np.int64))
+    if plain.dtype == bool and plain.ndim:  # a mask used to index becomes the integer arrays of its True positions
+        out.extend(_digest(i, np.int64) for i in np.nonzero(plain))
+    return tuple(out)
+
+
+_MAX_NONZERO_DIGEST = 1 << 26
+
+
+def varying(a, as_index: bool = False) -> bool:
+    """Whether ``a`` (a condition, or an integer index) was computed from traced values: a ``Varying`` array, or a
+    plain array with the values of one made in this detection (a copy that lost the subclass)."""
+    if isinstance(a, Varying):
+        return True
+    if not isinstance(a, (np.ndarray, np.generic)) or not _ACTIVE:
+        return False
+    d = _digest(a, np.int64 if as_index else bool)
+    return any(d in seen for seen in _ACTIVE)
 
 
 class PatternArray(Traced):
@@ -56,7 +129,7 @@ class PatternArray(Traced):
         ans = op.impl(*primals, **params)
         if not op.differentiable:
             # piecewise constant: no derivative, but a value computed from the inputs (a mask stays visible)
-            return np.asanyarray(ans).view(Varying) if isinstance(ans, (np.ndarray, np.generic, bool)) else ans
+            return _mark(np.asarray(ans) if isinstance(ans, bool) else ans)
         rule = RULES.get(op.sparsity, _dense)
         deps = rule(op, ans, arrays, ours, primals, params, self)
         return self._result(op, ans, deps, arrays, ours, primals, params)
@@ -133,7 +206,7 @@ def _elementwise(op, ans, arrays, ours, primals, params, tracer):
 def _choose(op, ans, arrays, ours, primals, params, tracer):
     cond = arrays[0]
     shape = np.shape(ans)
-    both = isinstance(cond, Varying) and not tracer.local
+    both = varying(cond) and not tracer.local
     picks = np.broadcast_to(np.asarray(cond, dtype=bool), shape).ravel()
     parts = []
     for k, keep in ((1, picks), (2, ~picks)):
@@ -149,19 +222,91 @@ def _choose(op, ans, arrays, ours, primals, params, tracer):
 def _select(op, ans, arrays, ours, primals, params, tracer):
     # the JVP of a selection, run on tangents numbering the traced inputs' elements 1, 2, ...: the output tangent
     # names the input element each output element copies (0: a constant, e.g. padding)
-    tangents, stacked, offset = [], [], 0
-    for a, p, o in zip(arrays, primals, ours):
-        if o:
-            size = _size(p)
-            tangents.append(np.arange(offset + 1, offset + size + 1, dtype=np.float64).reshape(np.shape(p)))
-            stacked.append(a.deps)
-            offset += size
-        else:
-            tangents.append(None)
-    index = op.jvp(tuple(tangents), ans, *primals, **params)
-    rowmap = np.rint(np.asarray(index)).astype(np.int64).ravel() - 1
+    if _varying_params(params) and "index" not in params:
+        return _dense(op, ans, arrays, ours, primals, params, tracer)
+    sizes = [_size(p) if o else 0 for p, o in zip(primals, ours)]
+    stacked = [_lines(a.deps, np.shape(p), params) for a, p, o in zip(arrays, primals, ours) if o]
     deps = stacked[0] if len(stacked) == 1 else sp.vstack(stacked, format="csr")
-    return gather(deps, rowmap)
+
+    def run(numbers):
+        tangents, offset = [], 0
+        for p, o, size in zip(primals, ours, sizes):
+            tangents.append(numbers[offset:offset + size].reshape(np.shape(p)) if o else None)
+            offset += size
+        return np.asarray(op.jvp(tuple(tangents), ans, *primals, **params))
+
+    return gather(deps, _numbered(run, sum(sizes)) - 1)
+
+
+def _scatter(op, ans, arrays, ours, primals, params, tracer):
+    # the transpose of a selection (index_add: ``ans`` is zeros with the input added at an index, repeats adding):
+    # its VJP is the selection, so running it on the output's element numbers names each input element's target
+    (k,) = [i for i, o in enumerate(ours) if o]
+    if _varying_params(params) and "index" not in params:
+        return _dense(op, ans, arrays, ours, primals, params, tracer)
+    m = _size(ans)
+    target = _numbered(lambda numbers: np.asarray(op.vjps[k](numbers.reshape(np.shape(ans)), ans, *primals,
+                                                             **params)), m) - 1
+    valid = target >= 0
+    scatter = sp.csr_array((np.ones(int(valid.sum()), dtype=bool), (target[valid], np.flatnonzero(valid))),
+                           shape=(m, target.size))
+    out = sp.csr_array(scatter @ arrays[k].deps)
+    return _lines(out, np.shape(ans), params)
+
+
+def _numbered(run: Callable, size: int) -> np.ndarray:
+    """``run(numbers)`` for numbers 1..size, read back as exact integers whatever dtype the rule computes in
+    (``astype(float16)`` holds integers exactly only up to 2048): when the result's dtype is too narrow, the
+    numbers go through in base-b digits, one run per digit."""
+    numbers = np.arange(1, size + 1, dtype=np.float64)
+    out = run(numbers)
+    dtype = out.dtype if out.dtype.kind == "f" else np.dtype(np.float64)
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    if size <= exact:
+        return np.rint(out).astype(np.int64).ravel()
+    base = exact // 2
+    index = np.arange(size, dtype=np.int64)
+    result, scale = np.zeros(out.size, dtype=np.int64), 1
+    while scale < size:
+        digit = run((index // scale % base + 1).astype(np.float64))  # 1..base: 0 still means "no input"
+        digit = np.rint(digit).astype(np.int64).ravel()
+        result += np.maximum(digit - 1, 0) * scale
+        scale *= base
+    return np.where(digit > 0, result + 1, 0)
+
+
+def _varying_params(params) -> bool:
+    return any(varying(v, as_index=True) for v in _param_arrays(params))
+
+
+def _param_arrays(params):
+    for v in params.values():
+        for w in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(w, (np.ndarray, np.generic)):
+                yield w
+
+
+def _lines(deps: sp.csr_array, xshape: tuple, params) -> sp.csr_array:
+    """``deps`` of an array of ``xshape`` indexed by ``params["index"]``, with every element given the union of its
+    line along each axis a value-dependent index addresses (the element it picks may be any on that line)."""
+    index = params.get("index")
+    if not isinstance(index, tuple):
+        return deps
+    nd = len(xshape)
+    axes, axis = [], 0
+    for i in index:
+        if i is None:
+            continue
+        if axis < nd and isinstance(i, (np.ndarray, np.generic)) and varying(i, as_index=True):
+            axes.append(axis)
+        axis += 1
+    if not axes:
+        return deps
+    kept = tuple(1 if d in axes else s for d, s in enumerate(xshape))
+    group = np.broadcast_to(np.arange(_size_of(kept)).reshape(kept), xshape).ravel()
+    to_group = sp.csr_array((np.ones(group.size, dtype=bool), (group, np.arange(group.size))),
+                            shape=(_size_of(kept), group.size))
+    return gather(sp.csr_array(to_group @ deps), group)
 
 
 def _reduce(op, ans, arrays, ours, primals, params, tracer):
@@ -187,7 +332,8 @@ def _matmul(op, ans, arrays, ours, primals, params, tracer):
         if not ours[k]:
             continue
         other = primals[1 - k]
-        mask = np.ones(np.shape(other), dtype=bool) if ours[1 - k] else np.asarray(other) != 0
+        mask = (np.ones(np.shape(other), dtype=bool) if ours[1 - k] or varying(other) or varying(other, True)
+                else np.asarray(other) != 0)
         mask = sp.csr_array(np.atleast_2d(mask if np.ndim(mask) == 2 or k == 1 else mask[:, None]))
         if k == 1:  # out = A @ X: out[i, j] <- X[l, j] where A[i, l] != 0
             cols = np.shape(b)[1] if np.ndim(b) == 2 else 1
@@ -205,19 +351,27 @@ def _dense(op, ans, arrays, ours, primals, params, tracer):
     return _csr(np.arange(m + 1, dtype=np.int64) * cols.size, np.tile(cols, m), (m, tracer.deps.shape[1]))
 
 
-RULES: dict[str, Callable] = {"elementwise": _elementwise, "choose": _choose, "select": _select, "reduce": _reduce,
-                              "matmul": _matmul, "dense": _dense}
+RULES: dict[str, Callable] = {"elementwise": _elementwise, "choose": _choose, "select": _select, "scatter": _scatter,
+                              "reduce": _reduce, "matmul": _matmul, "dense": _dense}
 
 
 # ----- the public function ---------------------------------------------------------------------------------------
-def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, local: bool = False) -> sp.csr_array:
-    """The sparsity pattern of the Jacobian of ``f`` at ``args``, as a boolean CSR matrix (m x n).
+def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, local: bool = False,
+                      kwargs: dict | None = None) -> sp.csr_array:
+    """The sparsity pattern of the Jacobian of ``f(*args, **kwargs)``, as a boolean CSR matrix (m x n).
 
     Rows are the output elements in C order (several outputs, e.g. a tuple, stacked one after another); columns are
     the input elements in C order, the chosen arguments' leaves stacked one after another. ``argnums=None`` (the
     default) takes every argument. The pattern is *global* by default: valid at every point where ``f`` follows
     the same control flow, and conservative (an entry may be structurally nonzero yet zero at a point, never the
     reverse). ``local=True`` takes the branch of ``np.where`` its condition picks at this point.
+
+    "The same control flow" is the caveat: the pattern describes the program this call ran. A Python ``if`` on
+    values, a non-differentiated or keyword argument, a closure constant or global (a shift, an index, a constant
+    matrix's zeros) may give another program elsewhere; detect again when they change. Masks and indices computed
+    from the inputs are followed as described in the module docstring (``Varying``): copies of them are recognized
+    by their values, but a Python number taken from one (``int(np.argmax(x))``, ``.item()``) or a new array
+    computed from a plain copy acts as a constant.
 
     >>> import numpy as np
     >>> u = np.ones(5)
@@ -227,7 +381,8 @@ def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, lo
            [0, 0, 1, 1, 1]])
     """
     fn = "adops.sparse.jacobian_sparsity"
-    out_leaves, level, n = trace(f, args, argnums, fn, lambda leaf, eye, level: PatternArray(leaf, eye, level, local))
+    out_leaves, level, n = trace(f, args, argnums, fn, lambda leaf, eye, level: PatternArray(leaf, eye, level, local),
+                                 kwargs)
     blocks = []
     for leaf in out_leaves:
         if isinstance(leaf, PatternArray) and leaf._level == level:
@@ -240,9 +395,10 @@ def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, lo
     return out
 
 
-def trace(f: Callable, args: tuple, argnums, fn: str, make: Callable) -> tuple[list, int, int]:
-    """Run ``f`` with the chosen arguments' leaves replaced by ``make(leaf, rows, level)`` (``rows``: the leaf's
-    identity rows among all n input elements). Returns f's output leaves, the level and n."""
+def trace(f: Callable, args: tuple, argnums, fn: str, make: Callable, kwargs: dict | None = None
+          ) -> tuple[list, int, int]:
+    """Run ``f(*args, **kwargs)`` with the chosen arguments' leaves replaced by ``make(leaf, rows, level)``
+    (``rows``: the leaf's identity rows among all n input elements). Returns f's output leaves, the level and n."""
     if not callable(f):
         raise TypeError(f"{fn}: f must be callable, got {type(f).__name__}")
     nums, _ = normalize_argnums(tuple(range(len(args))) if argnums is None else argnums, len(args), fn)
@@ -263,7 +419,12 @@ def trace(f: Callable, args: tuple, argnums, fn: str, make: Callable) -> tuple[l
             traced.append(make(leaf, eye, level))
             offset += size
         call_args[a] = unflatten(treedef, traced)
-    out_leaves, _ = flatten(f(*call_args))
+    seen: set = set()
+    _ACTIVE.append(seen)
+    try:
+        out_leaves, _ = flatten(f(*call_args, **(kwargs or {})))
+    finally:
+        _ACTIVE.remove(seen)
     for leaf in out_leaves:
         if getattr(leaf, "_level", None) not in (None, level):
             raise TypeError(f"{fn}: f returned a value traced by another transformation ({type(leaf).__name__})")
