@@ -124,3 +124,106 @@ def test_several_arguments_stack_columns_and_outputs_stack_rows():
     assert np.array_equal(p.toarray(), expected)
     assert jacobian_sparsity(lambda a, b: a * b[0], a, b, argnums=1).shape == (2, 3)
     assert jacobian_sparsity(lambda a: np.zeros(4), a).nnz == 0
+
+
+# ----- review findings: what a pattern must never miss --------------------------------------------------------------
+def _covers_everywhere(f, x, points, engines=True):
+    """The pattern detected at ``x`` covers the Jacobian at every point, and both engines, reusing it, agree with
+    the dense Jacobian there."""
+    import revad
+    from adops.sparse import SparseJacobian
+
+    sj = SparseJacobian(jacobian_sparsity(f, x))
+    p = sj.pattern.toarray()
+    for point in points:
+        dense = dense_jacobian(f, (point,))
+        missed = np.argwhere((dense != 0) & ~p)
+        assert not missed.size, f"misses {missed[:4].tolist()} at {point}"
+        if engines:
+            for jac in (dualad.jacfwd, revad.jacrev):
+                np.testing.assert_allclose(jac(f, sparsity=sj)(point).toarray(), dense, rtol=1e-13, atol=0)
+    return p
+
+
+def _permutations(x, k=4):
+    rng = np.random.default_rng(5)
+    return [rng.permutation(x.ravel()).reshape(x.shape) for _ in range(k)] + [-x]
+
+
+def test_value_dependent_indices_select_along_their_axes():
+    x = np.array([3.0, 1.0, 2.0, 5.0, 4.0])
+    assert _covers_everywhere(lambda x: x[np.argsort(x)] * 2, x, _permutations(x)).all()
+    assert _covers_everywhere(lambda x: x[np.argmax(x)] * 2, x, _permutations(x)).all()
+    assert _covers_everywhere(lambda x: x[np.argsort(x)[0]] * 2, x, _permutations(x)).all()
+    assert _covers_everywhere(lambda x: np.take(x, np.argsort(x)[:2]) * 2, x, _permutations(x)).all()
+    X = np.random.default_rng(2).standard_normal((3, 4))
+    p = _covers_everywhere(lambda X: np.take_along_axis(X, np.argsort(X, axis=1), axis=1) * 2, X, _permutations(X))
+    assert np.array_equal(p, np.kron(np.eye(3), np.ones((4, 4))).astype(bool))  # dense along rows only
+    p = _covers_everywhere(lambda X: X[np.argmax(X, axis=0), np.arange(4)] * 2, X, _permutations(X))
+    assert np.array_equal(p, np.kron(np.ones((1, 3)), np.eye(4)).astype(bool))  # dense along columns only
+    # a value-dependent mask as an index (same count of True at every point here)
+    y = np.array([1.0, -1.0, 2.0, -2.0])
+    p = _covers_everywhere(lambda y: y[y > 0] * 2, y, [y[::-1], -y], engines=False)
+    assert p.all()
+
+
+def test_a_traced_condition_in_where_is_value_dependent():
+    f = lambda x: np.where(x, x, np.roll(x, 1)) * 3.0
+    x = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    p = _covers_everywhere(f, x, [1 - x, np.zeros(5), np.ones(5)])
+    assert np.array_equal(p, np.eye(5, dtype=bool) | np.roll(np.eye(5, dtype=bool), 1, axis=0))
+    assert jacobian_sparsity(f, x, local=True).nnz == 5
+
+
+def _copy_into_buffer(x):
+    buffer = np.zeros(x.shape, dtype=bool)
+    buffer[:] = x > 0
+    return buffer
+
+
+@pytest.mark.parametrize("make_mask", [
+    lambda x: np.asarray(x > 0), lambda x: np.array(x > 0), lambda x: np.array((x > 0).tolist()),
+    lambda x: np.array(x > 0, dtype=float), _copy_into_buffer, lambda x: np.isin(np.argsort(x), [0, 1]),
+    lambda x: np.logical_not(np.copy(x <= 0)), lambda x: np.concatenate([x[:2] > 0, x[2:] > 0]),
+], ids=["asarray", "array", "tolist", "array-float", "buffer", "isin", "copy-not", "concatenate"])
+def test_masks_stay_value_dependent_through_numpy_and_copies(make_mask):
+    f = lambda x: np.where(make_mask(x), x, np.roll(x, 1)) * 3.0
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    _covers_everywhere(f, x, [-x, np.array([1.0, -2.0, 3.0, -4.0])])
+
+
+def test_value_dependent_indices_stay_value_dependent_through_copies():
+    x = np.array([3.0, 1.0, 2.0, 5.0, 4.0])
+    for f in (lambda x: x[np.asarray(np.argsort(x))], lambda x: x[np.argsort(x).tolist()],
+              lambda x: x[np.array(np.argsort(x)[:3])]):
+        assert _covers_everywhere(f, x, _permutations(x)).all()
+
+
+def test_a_value_dependent_constant_in_a_matrix_product_counts_as_nonzero():
+    y = np.arange(1.0, 5.0)
+    f = lambda x: np.diag((x > 0).astype(float)) @ np.roll(x, 1) + x
+    _covers_everywhere(f, y * np.array([1, -1, 1, -1]), [y, -y])
+
+
+def test_selections_read_indices_exactly_through_narrow_dtypes():
+    from adops.sparse.pattern import _numbered
+
+    for n, dtype in ((3000, np.float16), (5000, np.float16)):
+        f = lambda x: x.astype(dtype)[::-1]
+        assert (jacobian_sparsity(f, np.ones(n)) != jacobian_sparsity(lambda x: x[::-1], np.ones(n))).nnz == 0
+    # the digits on their own: a rule computing in float16 with a constant (0) in the middle
+    size = 5000
+    got = _numbered(lambda t: np.concatenate([t[::-1], [0.0], t]).astype(np.float16), size)
+    want = np.concatenate([np.arange(size, 0, -1), [0], np.arange(1, size + 1)])
+    assert np.array_equal(got, want)
+
+
+def test_patterns_of_gradients_are_not_dense():
+    import revad
+
+    f = lambda x: np.sum(x[1:] * x[:-1]) + np.sum(np.sqrt(x) ** 3) + np.sum(x[np.array([0, 2, 2, 4])] ** 2)
+    x = np.linspace(0.5, 2.0, 6)
+    p = jacobian_sparsity(revad.grad(f), x).toarray()
+    hess = dualad.jacfwd(revad.grad(f))(x)
+    assert np.array_equal(p, hess != 0)  # tridiagonal: exact
+    assert not np.argwhere((dualad.jacfwd(revad.grad(f))(x * 3) != 0) & ~p).size
