@@ -198,9 +198,22 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     vectorized pass (n times the memory of one evaluation). The default, ``"auto"``, takes as many directions
     per pass as keep the seed under ``adops.trees.CHUNK_BUDGET`` entries (all n for n up to 2896), so memory
     stays bounded at any n.
-    With ``sparsity`` (``"auto"``, a pattern matrix, an ``adops.sparse.Coloring`` or ``SparseJacobian``), one pass
-    carries one direction per colour of the columns and the result is a ``scipy.sparse`` CSR matrix of shape
-    (out.size, in.size) (several inputs: stacked columns).
+    With ``sparsity``, one pass carries one tangent direction per colour of the columns and the result is a
+    ``scipy.sparse`` CSR matrix of shape (out.size, in.size) (several inputs: stacked columns); ``chunk_size``
+    then counts colours per pass (``"auto"``: bounded memory however many colours). ``sparsity`` may be:
+
+    - ``"auto"``: detect the pattern (``adops.sparse.jacobian_sparsity``) at *every call*, with the call's
+      positional and keyword arguments, so a changed shift, constant matrix or branch is always seen; the
+      colouring of a pattern seen before is reused. Costs one detection per call (a few evaluations of ``f``).
+    - a ``SparseJacobian`` (``SparseJacobian.detect(f, *args)``): detect once and reuse, e.g. through a Newton
+      iteration. Reuse assumes every call runs the same program (control flow, constants, non-differentiated
+      arguments) as the detection did.
+    - a pattern matrix or an ``adops.sparse.Coloring``: your own pattern, trusted. A missed nonzero (i, j) goes
+      into output i of the pass for j's colour. The check raises only if the pattern's row i has no entry in a
+      column of that colour (certainly when row i is empty); otherwise the missed value is added, unnoticed, to
+      that entry, and the Jacobian is wrong. With a good colouring most colours occur in most rows (a
+      tridiagonal pattern: every colour in every interior row), so expect a missed nonzero to go unnoticed.
+      Prefer detected patterns (``"auto"`` or ``SparseJacobian.detect``).
 
     Examples
     --------

@@ -228,9 +228,22 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     ``f`` runs once; ``chunk_size`` output rows are swept back at a time (ceil(m/chunk) sweeps); ``None`` sweeps
     all m together. The default, ``"auto"``, sweeps as many as keep the seed under ``adops.trees.CHUNK_BUDGET``
     entries (all m for m up to 2896).
-    With ``sparsity`` (``"auto"``, a pattern matrix, an ``adops.sparse.Coloring`` or ``SparseJacobian``), one sweep
-    carries one cotangent per colour of the rows and the result is a ``scipy.sparse`` CSR matrix of shape
-    (out.size, in.size) (several inputs: stacked columns).
+    With ``sparsity``, one sweep carries one cotangent per colour of the rows and the result is a
+    ``scipy.sparse`` CSR matrix of shape (out.size, in.size) (several inputs: stacked columns); ``chunk_size``
+    then counts colours per sweep (``"auto"``: bounded memory however many colours). ``sparsity`` may be:
+
+    - ``"auto"``: detect the pattern (``adops.sparse.jacobian_sparsity``) at *every call*, with the call's
+      positional and keyword arguments, so a changed shift, constant matrix or branch is always seen; the
+      colouring of a pattern seen before is reused. Costs one detection per call (a few evaluations of ``f``).
+    - a ``SparseJacobian`` (``SparseJacobian.detect(f, *args)``): detect once and reuse, e.g. through a Newton
+      iteration. Reuse assumes every call runs the same program (control flow, constants, non-differentiated
+      arguments) as the detection did.
+    - a pattern matrix or an ``adops.sparse.Coloring``: your own pattern, trusted. A missed nonzero (i, j) goes
+      into input j of the sweep for i's colour. The check raises only if the pattern's column j has no entry in
+      a row of that colour (certainly when column j is empty); otherwise the missed value is added, unnoticed,
+      to that entry, and the Jacobian is wrong. With a good colouring most colours occur in most columns, so
+      expect a missed nonzero to go unnoticed. Prefer detected patterns (``"auto"`` or
+      ``SparseJacobian.detect``).
 
     Examples
     --------

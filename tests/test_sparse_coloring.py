@@ -117,3 +117,32 @@ def test_explain_names_the_numbers():
     text = c.explain()
     assert "3 colours for 30 columns" in text and "lower bound 3" in text and "ratio 1.00" in text
     assert "colors=3" in repr(c)
+
+
+def test_explain_says_when_nothing_is_saved():
+    text = color_columns(PATTERNS["arrowhead 20"]).explain()
+    assert "20 forward (JVP) passes, as many as the dense one" in text and "instead of" not in text
+
+
+@pytest.mark.parametrize("mode", ["column", "row"])
+def test_decompress_reads_the_compressed_matrix_as_written(mode):
+    p = PATTERNS["band(2,3)"]
+    J = np.where(p.toarray(), np.random.default_rng(3).standard_normal(p.shape), 0.0)
+    c = coloring(p, mode)
+    S = c.seeds()
+    B = J @ S.T if mode == "column" else S @ J  # the maths: B = J S^T (forward), B = S J (reverse)
+    np.testing.assert_array_equal(c.decompress(B, layout="matrix").toarray(), J)
+    with pytest.raises(ValueError, match="layout must be"):
+        c.decompress(B, layout="columns")
+
+
+@pytest.mark.parametrize("mode", ["column", "row"])
+def test_chunked_recovery_equals_one_block(mode):
+    p = PATTERNS["stencil 12x12"]
+    J = np.where(p.toarray(), np.random.default_rng(4).standard_normal(p.shape), 0.0)
+    c = coloring(p, mode)
+    B = (J @ c.seeds().T).T if mode == "column" else c.seeds() @ J
+    parts = [c.recover(B[start:start + 2], start) for start in range(0, c.ncolors, 2)]
+    np.testing.assert_array_equal(c.assemble(parts).toarray(), J)
+    np.testing.assert_array_equal(np.vstack([c.seeds(start=s, stop=min(s + 2, c.ncolors))
+                                             for s in range(0, c.ncolors, 2)]), c.seeds())

@@ -179,3 +179,14 @@ def test_shape_mismatches_name_the_function_and_shapes(mode):
         ENGINES[mode](f, sparsity="yes")(np.ones(5))
     with pytest.raises(TypeError, match="has_aux"):
         ENGINES[mode](f, has_aux=True, sparsity="auto")
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_a_missed_nonzero_in_a_covered_slot_goes_unnoticed_as_documented(mode):
+    """What the docstrings of jacfwd/jacrev warn about: a user pattern trusted where the check cannot see."""
+    f = lambda u: np.roll(u, 1) + u ** 2 + np.roll(u, -1) + np.roll(u, 3)
+    x = np.arange(1.0, 10.0)
+    tridiagonal = sum(np.roll(np.eye(9, dtype=bool), k, axis=1) for k in (-1, 0, 1))  # misses np.roll(u, 3)
+    assert "unnoticed" in (dualad.jacfwd.__doc__ if mode == "forward" else revad.jacrev.__doc__)
+    J = ENGINES[mode](f, sparsity=tridiagonal)(x)  # no error: each missed value joins another entry's slot
+    assert not np.allclose(J.toarray(), _dense_of(f, x))
