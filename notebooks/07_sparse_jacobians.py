@@ -149,15 +149,16 @@ print("\n" + rows_col.explain())
 # The greedy colouring meets the lower bound (3 colours): it found our $j \bmod 3$ groups, numbered differently
 # (which colour is called 0 does not matter). `col.seeds()` is the **seed matrix** $S$: one row per
 # colour, the sum of that colour's unit vectors. The compressed passes compute $B = J S^\top$ (one column of $B$
-# per colour), and `col.decompress(B.T)` reads each entry back: $J_{ij} = B_{i,\,c(j)}$ where $c(j)$ is the colour
-# of column $j$ and $J_{ij}$ is in the pattern.
+# per colour), and `col.decompress(B, layout="matrix")` reads each entry back: $J_{ij} = B_{i,\,c(j)}$ where $c(j)$
+# is the colour of column $j$ and $J_{ij}$ is in the pattern. (The engines hand over one row per pass, $B^\top$:
+# that is `decompress`'s default layout.)
 
 # %%
 S = col.seeds()
 B = J @ S.T                                            # what the 3 compressed forward passes return, side by side
 print("seed matrix S (colours x columns):\n", S.astype(int))
 print("compressed B = J S^T, shape", B.shape)
-recovered = col.decompress(B.T)                        # scipy.sparse CSR
+recovered = col.decompress(B, layout="matrix")         # scipy.sparse CSR
 print("decompressed equals J:", np.allclose(recovered.toarray(), J))
 
 # %% [markdown]
@@ -209,7 +210,7 @@ plt.show()
 u_show = np.linspace(0.0, 4.0, n)
 J_show = dualad.jacfwd(bratu)(u_show)
 B_show = np.stack([dualad.jvp(bratu, (u_show,), (seed,))[1] for seed in S], axis=1)  # the 3 compressed passes
-assert np.allclose(B_show, J_show @ S.T) and np.allclose(col.decompress(B_show.T).toarray(), J_show)
+assert np.allclose(B_show, J_show @ S.T) and np.allclose(col.decompress(B_show, layout="matrix").toarray(), J_show)
 B_painted = np.where(B_show != 0, np.arange(col.ncolors)[None, :], np.nan)
 
 fig, (axJ, axB) = plt.subplots(1, 2, figsize=(10, 4.8), gridspec_kw={"width_ratios": [n, 3 * 2.0]})
@@ -244,8 +245,11 @@ plt.show()
 # %% [markdown]
 # The engines do all of this for you: `dualad.jacfwd(f, sparsity=...)` runs the compressed forward passes as one
 # batched pass with one tangent per colour, and `revad.jacrev(f, sparsity=...)` one batched reverse sweep with one
-# cotangent per row colour. `sparsity` may be a pattern, a `Coloring`, a `SparseJacobian` (section 5) or `"auto"`
-# (detect, colour, and cache per function and input shape). The result is a `scipy.sparse` CSR matrix:
+# cotangent per row colour (chunked, like the dense Jacobians, when there are many colours). `sparsity` may be a
+# pattern, a `Coloring`, a `SparseJacobian` (section 5) or `"auto"`: detect the pattern at *every call* (the call's
+# other arguments, a constant the function closes over, or the branch a Python `if` takes can change it, and only
+# running `f` sees them all), reusing the colouring of any identical pattern found before. The result is a
+# `scipy.sparse` CSR matrix:
 
 # %%
 for name, jac in (("dualad.jacfwd", dualad.jacfwd), ("revad.jacrev", revad.jacrev)):
@@ -283,7 +287,10 @@ assert P_big.nnz == 3 * big.size - 2
 # nonzero for this control flow, at any point. The interesting case is `np.where` with a condition computed from
 # the inputs: at this point it picks one branch per element, but at another point it may pick the other. During
 # detection a comparison of traced values returns a mask marked as *varying*, and `np.where` on a varying mask
-# unites the patterns of both branches. `local=True` instead takes the branch chosen at this point.
+# unites the patterns of both branches. `local=True` instead takes the branch chosen at this point. (The same
+# marker makes an index computed from the inputs, as in `u[np.argsort(u)]`, select along its whole axis; a copy
+# such as `np.array(u > 0)` is recognized by its values. A Python number taken from one, `int(np.argmax(u))`, is
+# not: keep masks and indices as arrays.)
 #
 # Take $g(u) = $ `np.where(u > 0, u**2, u[::-1])`: each output is $u_i^2$ or the mirrored input $u_{n-1-i}$,
 # depending on the sign of $u_i$.
@@ -326,6 +333,8 @@ print(f"colours: local {color_columns(P_local).ncolors}, global {color_columns(P
 # Newton's method for $F(u) = 0$ repeats $J(u_k)\,\delta = -F(u_k)$, $u_{k+1} = u_k + \delta$. The Jacobian changes
 # every step, its pattern never does. `SparseJacobian.detect(f, u)` finds the pattern once and colours it on first
 # use; passing it as `sparsity=` reuses both, and the CSR result goes straight into `scipy.sparse.linalg.spsolve`.
+# Reuse is a promise: every step runs the same program as the detection did (here it does: no branches, no
+# changing constants). `sparsity="auto"` would also be right, at the cost of one detection per step.
 #
 # For $\lambda = 1$ the continuous problem has the exact solution
 # $u(x) = -2\ln\!\big(\cosh(\theta(x - \tfrac12)/2) / \cosh(\theta/4)\big)$ where $\theta$ solves
@@ -525,7 +534,9 @@ print("bidirectional result equals dense J:", np.allclose(J_both, dualad.jacfwd(
 # * `jacobian_sparsity` finds the pattern through the op registry, globally by default: a value-dependent
 #   `np.where` contributes both branches, so the pattern holds at every point; `local=True` gives the pattern at
 #   this point only.
-# * `SparseJacobian` detects and colours once; `dualad.jacfwd(f, sparsity=sj)` / `revad.jacrev(f, sparsity=sj)`
-#   then return CSR Jacobians ready for `scipy.sparse.linalg`, as in the Newton solve above.
+# * `sparsity="auto"` detects at every call (always right for the program that call runs) and reuses colourings;
+#   `SparseJacobian` detects and colours once, and `dualad.jacfwd(f, sparsity=sj)` / `revad.jacrev(f,
+#   sparsity=sj)` then return CSR Jacobians ready for `scipy.sparse.linalg`, as in the Newton solve above, as long
+#   as `f` keeps running the same program.
 # * A dense row and a dense column (the arrowhead) defeat both one-sided colourings; combining one reverse sweep
 #   with a few forward passes handles it.
