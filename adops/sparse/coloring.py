@@ -193,32 +193,51 @@ class Coloring:
     def recover(self, block, start: int, fn: str = "adops.sparse.Coloring.recover") -> tuple:
         """The pattern entries of colours ``start .. start + len(block) - 1`` read from one chunk of compressed
         results (one row per colour, as ``decompress``), after checking that nothing landed outside the pattern.
-        Returns ``(lo, hi, values)``: the values of the colour-sorted entries lo..hi-1 (``assemble`` places them)."""
-        order, ptr, pos = self._slots
+        Returns ``(entries, values)``: which pattern entries (a slice or index array) and their values, for
+        ``assemble``."""
         k, width = block.shape
-        lo, hi = int(ptr[start]), int(ptr[start + k])
-        slots = (self._entry_colors[order[lo:hi]] - start) * width + pos[order[lo:hi]]
+        entries, slots = self._chunk(start, k, width)
         flat = block.ravel()
-        covered = np.zeros(flat.size, dtype=bool)
-        covered[slots] = True
-        stray = (flat != 0) & ~covered
+        stray = flat != 0
+        stray[slots] = False
         if stray.any():
             c, r = divmod(int(np.argmax(stray)), width)
             where = f"output {r}" if self.mode == "column" else f"input {r}"
             raise ValueError(f"{fn}: the sparsity pattern misses a nonzero: {where} received a derivative in colour "
                              f"group {start + c}, where the pattern has no entry; detect the pattern again (at this "
                              "point, or globally) or pass a pattern that covers every nonzero")
-        return lo, hi, flat[slots]
+        return entries, flat[slots]
 
     def assemble(self, recovered: list) -> sp.csr_array:
         """The CSR Jacobian from the ``recover`` results of every chunk."""
         p = self.pattern
-        order = self._slots[0]
-        dtype = np.result_type(*[v for _, _, v in recovered]) if recovered else np.float64
-        data = np.zeros(p.nnz, dtype=dtype)
-        for lo, hi, values in recovered:
-            data[order[lo:hi]] = values
+        dtype = np.result_type(*[v for _, v in recovered]) if recovered else np.float64
+        if len(recovered) == 1 and isinstance(recovered[0][0], slice):
+            data = recovered[0][1].astype(dtype, copy=False)
+        else:
+            data = np.zeros(p.nnz, dtype=dtype)
+            for entries, values in recovered:
+                data[entries] = values
         return sp.csr_array((data, p.indices.copy(), p.indptr.copy()), shape=p.shape)
+
+    def _chunk(self, start: int, k: int, width: int) -> tuple:
+        """The entries of colours start..start+k-1 and where each sits in that chunk's flattened results (cached:
+        O(nnz) over all chunks)."""
+        key = (start, k, width)
+        if key not in self._chunks:
+            order, ptr, pos = self._slots
+            if start == 0 and k == self.ncolors:
+                entries = slice(None)  # every entry, in the pattern's order: no reordering on assembly
+                slots = self._entry_colors * width + pos
+            else:
+                entries = order[ptr[start]:ptr[start + k]]
+                slots = (self._entry_colors[entries] - start) * width + pos[entries]
+            self._chunks[key] = (entries, slots)
+        return self._chunks[key]
+
+    @cached_property
+    def _chunks(self) -> dict:
+        return {}
 
     @cached_property
     def _entry_colors(self) -> np.ndarray:
