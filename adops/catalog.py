@@ -39,7 +39,7 @@ partials give; `tests/test_conventions.py` pins every entry in the four Hessian 
 | `np.sqrt(x * x)` at 0 (a norm written by hand) | 0 | +inf |
 | `x * np.log(x)` at 0 | -inf | +inf |
 | `log(sum(exp(x)))` where every `exp` underflows | 0 (`nn.logsumexp` gives the true 1/2 each) | 0 or NaN |
-| `np.arctan2(y, x)` at the origin | NaN (discontinuous there) | 0 |
+| `np.arctan2(y, x)` at the origin | NaN (it jumps there) | 0 along each axis, NaN mixed |
 
 Norms at 0 take their minimum-norm subgradient, 0, as `abs'(0) = 0` does; PyTorch does the same for `norm`.
 
@@ -64,6 +64,12 @@ NaN.
 | `hypot(x, y)` at the origin | 0 | 1/2 to each argument |
 | `np.where(x < 1, x, np.sqrt(x))` at 0 | 1 | NaN in reverse mode |
 | `np.sqrt(x * x)`, `x * np.log(x)` at 0 | 0, -inf | NaN |
+| `norm(x, ord=1)`, `norm(x, ord=inf)` gradient at 0 | 0 | 1 each, 1/n each |
+| `clip(x, lo, hi)` at `x == hi` | 0 (hi takes it) | 1/2 |
+| `cbrt''(0)` | 0 | -inf |
+| derivatives of `x ** y` at `x == y == 0` | 0 at every order | 0 first, NaN second |
+| `arctan2` second derivative at the origin | 0 along each axis, NaN mixed | NaN |
+| `hypot` Hessian where `|x| == |y|` | the exact value | 0 (a JAX error) |
 
 **Stable forms.** `adops.nn.sigmoid`, `softplus`, `logsumexp`, `softmax`, `log_softmax` and `np.logaddexp`
 are finite and correct at |x| = 1000 (they shift by the max, or use `logaddexp`).

@@ -106,9 +106,10 @@ elementwise("divide", (np.divide, np.true_divide), (lambda ans, x, y: recip(y), 
             math="d(x/y) = dx/y - ans dy/y")
 elementwise("power", (np.power, np.float_power),
             # d/dy uses log(1) where x == 0 (0^y is flat in y there), so no -inf meets a zero cotangent
-            # y x^(y-1), with the exponent 1 where y == 0: x**0 has derivative 0 at x = 0, not 0 * inf
+            # y x^(y-1), with the exponent 1 where x == y == 0: x**0 has derivative 0 at x = 0, not 0 * inf; only
+            # there, or the partial's own y-derivative (x^(y-1), the mixed second derivative) would be lost
             # (written with arithmetic rather than np.where so a Python-float y keeps float32 x float32)
-            (lambda ans, x, y: y * x ** (y - 1 + 2 * mask(y == 0, ans)),
+            (lambda ans, x, y: y * x ** (y - 1 + 2 * mask((y == 0) & (x == 0), ans)),
              lambda ans, x, y: ans * np.log(np.where(x == 0, 1, x))),
             lambda x, y: x**y, domain=(POS, Domain(-2, 2)), flops=20, strong_zero=True,
             math="d x^y = y x^(y-1) dx + ans log(x) dy")
@@ -120,9 +121,17 @@ elementwise("minimum", (np.minimum, np.fmin),
             (lambda ans, x, y: tie_share(y, x, ans), lambda ans, x, y: tie_share(x, y, ans)),
             lambda x, y: sp.Min(x, y), domain=Domain(-2, 2, kinks=("tie",)),
             math="dx where x < y, dy where y < x, (dx+dy)/2 at a tie")
+def undefined_at_origin(partial, y, x):
+    """``partial`` times 1, or NaN where x == y == 0: arctan2 jumps there, so no derivative of any order exists, and
+    a constant NaN factor keeps every order NaN (0/0 alone gave finite or infinite higher orders, unlike JAX)."""
+    return partial * np.where((x == 0) & (y == 0), np.nan, 1.0).astype(result_dtype(partial), copy=False)
+
+
 elementwise("arctan2", (np.arctan2,),
-            (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)), sp.atan2,
-            domain=(POS, POS), flops=20, math="d atan2(y,x) = (x dy - y dx)/(x^2+y^2)")
+            (lambda ans, y, x: undefined_at_origin(x / (x * x + y * y), y, x),
+             lambda ans, y, x: undefined_at_origin(-y / (x * x + y * y), y, x)), sp.atan2,
+            domain=(POS, POS), flops=20, strong_zero=True,
+            math="d atan2(y,x) = (x dy - y dx)/(x^2+y^2); NaN at the origin, where it jumps")
 elementwise("hypot", (np.hypot,), (lambda ans, x, y: norm_share(x, ans), lambda ans, x, y: norm_share(y, ans)),
             lambda x, y: sp.sqrt(x**2 + y**2), domain=(POS, POS), flops=5,
             math="d hypot = (x dx + y dy)/ans; 0 at the origin, as for every norm")
@@ -139,7 +148,7 @@ def _sym_clip(x, lo, hi):
     from .symbolic import numeric
 
     xv, lov, hiv = float(numeric(x)), float(numeric(lo)), float(numeric(hi))
-    return lo if xv <= lov else (hi if xv >= hiv else x)
+    return hi if max(xv, lov) >= hiv else (lo if xv <= lov else x)
 
 
 def _parse_clip(a, a_min=None, a_max=None, out=None, **kwargs):
@@ -155,15 +164,17 @@ def _parse_clip(a, a_min=None, a_max=None, out=None, **kwargs):
 
 
 elementwise("clip", (np.clip,),
+            # NumPy's clip is min(max(x, lo), hi): hi wins wherever max(x, lo) >= hi (also when lo > hi, and at
+            # x == lo == hi), so the three partials always sum to 1
             (lambda ans, x, lo, hi: mask((x > lo) & (x < hi), ans),
-             lambda ans, x, lo, hi: mask(x <= lo, ans),
-             lambda ans, x, lo, hi: mask(x >= hi, ans)),
+             lambda ans, x, lo, hi: mask((x <= lo) & (lo < hi), ans),
+             lambda ans, x, lo, hi: mask(np.maximum(x, lo) >= hi, ans)),
             lambda x, lo, hi: _sym_clip(x, lo, hi),
             impl=lambda x, lo, hi: np.clip(x, lo, hi),
             domain=(Domain(-2, 2, kinks=(-0.5, 0.5)), Domain(-3, -1), Domain(1, 3)), parse=_parse_clip,
             samples=(Sample(((5,),), lambda x: np.clip(x, -0.5, 0.5), "clip(x, -0.5, 0.5)"),
                      Sample(((2, 3), (3,), ()), np.clip, "clip(x, lo, hi)")),
-            math="dx strictly inside the bounds, d bound where clipped; d/dx = 0 at the bounds")
+            math="dx strictly inside the bounds, d bound where clipped (hi where max(x, lo) >= hi); 0 at the bounds")
 
 
 def _where_jvp(tangents, ans, cond, x, y):

