@@ -177,6 +177,7 @@ class Traced:
                             f"x = x {symbol} y instead")
         if new.dtype != self.dtype:
             new = new.astype(self.dtype)  # NumPy keeps x's dtype (same-kind casting)
+        keep_ndarray(new)  # a 0-d array stays a 0-d array (NumPy's ufuncs would hand back a scalar)
         for name in _state_slots(type(self)):
             setattr(self, name, getattr(new, name))
         return self
@@ -322,6 +323,17 @@ def _state_slots(cls) -> tuple:
                       if n not in ("__weakref__", "__dict__", "_aliased"))
         _STATE_SLOTS[cls] = names
     return names
+
+
+def keep_ndarray(new):
+    """Make a fresh traced result whose value is a NumPy scalar hold a 0-d ndarray instead (where NumPy gives an
+    array: ``np.copy`` of a 0-d array, a 0-d array after ``+=``). Only for objects no one else holds yet."""
+    inner = new
+    while isinstance(inner.primal, Traced):
+        inner = inner.primal
+    if not isinstance(inner.primal, np.ndarray):
+        inner.primal = np.asarray(inner.primal)
+    return new
 
 
 def _leaf(x):

@@ -11,6 +11,7 @@ import numpy as np
 from .core import Domain, Sample, reject_out
 from .derive import ONE, composite, elementwise
 from .elementwise import POS
+from .frontend import Traced, _leaf, keep_ndarray
 
 # ---- ufunc.reduce / ufunc.accumulate: NumPy's signature and defaults (axis=0, not all axes) ---------------------
 _REDUCE_SHAPES = (((3, 4), {}), ((3, 4), {"axis": 1, "keepdims": True}), ((2, 3, 4), {"axis": (0, 2)}),
@@ -109,7 +110,8 @@ def _imag(val):
 
 
 def _copy(a, order="K", subok=False):
-    return np.positive(a)  # a new array with the same values (never the same object: x.copy() += 1 leaves x)
+    out = np.positive(a)  # a new array with the same values (never the same object: x.copy() += 1 leaves x)
+    return keep_ndarray(out) if isinstance(out, Traced) and isinstance(_leaf(a), np.ndarray) else out
 
 
 composite("divmod", (np.divmod,), _divmod, samples=(Sample(((4,), ()), lambda x, y: np.divmod(x, y + 3)[1]),),

@@ -84,12 +84,21 @@ def regroup(leaves: list, in_defs: list) -> list:
     return per_arg
 
 
-def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
-    """A differentiable input leaf as a float array: ints become float64, float32 stays float32."""
+def as_input(x, fn: str, copy: bool = False):
+    """A differentiable input leaf as a float array: ints become float64, float32 stays float32.
+
+    A Python or NumPy scalar stays a NumPy scalar (immutable: ``x += y`` rebinds ``x``, as in NumPy and JAX); an
+    ndarray, 0-d included, stays an ndarray (``x += y`` changes it, and every alias sees the change).
+    """
     if getattr(x, "_level", None) is not None:
         return x
+    if isinstance(x, (float, int, np.generic)):
+        return _as_float_array(np.asarray(x), x, fn)[()]
+    return _as_float_array(np.array(x, copy=copy) if copy else np.asarray(x), x, fn)
+
+
+def _as_float_array(arr: np.ndarray, x, fn: str) -> np.ndarray:
     refuse_subclass(x, fn)
-    arr = np.array(x, copy=copy) if copy else np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{fn}: cannot differentiate with respect to an object array or ragged list; "
                         "pass float arrays")

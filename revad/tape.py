@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.core import new_level, reject_complex
+from adops.core import check_real, new_level
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
+
+_F64, _NDARRAY = np.float64, np.ndarray
 
 
 class Tracer(Traced):
@@ -58,9 +60,9 @@ class Tracer(Traced):
         ans = op.impl(*primals, **params) if params else op.impl(*primals)
         if op.jvp is None:
             return ans
-        dt = getattr(ans, "dtype", None)
-        if dt is not None and dt.kind == "c":
-            reject_complex(op, "revad", ans)
+        t = type(ans)
+        if t is not _F64 and (t is not _NDARRAY or ans.dtype.kind == "c"):
+            check_real(op, "revad", ans)
         if STATE.on:
             record(op, primals, params)
         tape = self._tape

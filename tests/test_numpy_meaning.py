@@ -236,6 +236,72 @@ def test_in_place_operators(name, f):
     agree(f, V5 + 3.0, use_oracle="0-d" not in name and "scalar" not in name)
 
 
+def _loop_accumulate(x):
+    s = x
+    for _ in range(3):
+        s += x ** 2
+    return s
+
+
+def _alias_then_use(x):
+    y = x
+    y += 1
+    return x * y
+
+
+def _scalar_derivatives(f, x):
+    """Value, first and second derivative of f at x in every engine and nesting."""
+    yield "jvp", dualad.jvp(f, (x,), (1.0,))[0], dualad.derivative(f)(x), dualad.hessian(f)(x)
+    value, g = revad.value_and_grad(f)(x)
+    yield "value_and_grad", value, g, revad.hessian(f)(x)
+    yield "fwd-over-rev", revad.vjp(f, x)[0], dualad.grad(f)(x), dualad.jacfwd(revad.grad(f))(x)
+    yield "rev-over-fwd", f(x) if not isinstance(x, np.ndarray) else f(x.copy()), revad.grad(f)(x), \
+        revad.jacrev(dualad.grad(f))(x)
+
+
+@pytest.mark.parametrize("f", [_loop_accumulate, _alias_then_use])
+@pytest.mark.parametrize("x", [2.0, 2, np.float64(2.0), np.float32(2.0)], ids=["float", "int", "f64", "f32"])
+def test_in_place_on_scalar_inputs_rebinds(f, x):
+    # a Python or NumPy scalar is immutable: s += ... rebinds s, as in NumPy and JAX (14 and 13 for the loop)
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    expected = f(x)
+    d1 = float(jax.grad(f)(float(x)))
+    d2 = float(jax.grad(jax.grad(f))(float(x)))
+    assert (expected, d1) in ((14.0, 13.0), (6.0, 5.0))
+    for name, value, g, h in _scalar_derivatives(f, x):
+        assert float(value) == expected, name
+        assert float(g) == d1 and float(h) == d2, name
+
+
+@pytest.mark.parametrize("f,value,d1", [(_loop_accumulate, 1806.0, 5525.0), (_alias_then_use, 9.0, 6.0)])
+def test_in_place_on_0d_array_inputs_mutates(f, value, d1):
+    # a 0-d ndarray is mutable: s += ... changes x itself (every alias sees it), at every repetition, as in NumPy
+    x = np.array(2.0)
+    assert f(x.copy()) == value
+    d2 = (fd := lambda h: (f(np.array(2.0 + h)) - 2 * f(np.array(2.0)) + f(np.array(2.0 - h))) / h**2)(1e-4)
+    for name, v, g, h in _scalar_derivatives(f, x):
+        assert float(v) == value and float(g) == d1, name
+        np.testing.assert_allclose(float(h), d2, rtol=1e-5, err_msg=name)
+        assert x == 2.0  # the engines never write into the caller's array
+    assert fd(1e-4) == d2
+
+
+def test_in_place_0d_array_stays_an_array():
+    def f(x):
+        s = np.copy(x)  # a 0-d array (np.reshape(x * 1.0, ()) would be a NumPy scalar)
+        t = s
+        for _ in range(3):
+            s += x  # each update is seen by t: s stays the same 0-d array
+        return t
+
+    assert f(np.array(1.0)) == 4.0
+    for out in (dualad.jvp(f, (np.array(1.0),), (np.array(1.0),))[0], revad.vjp(f, np.array(1.0))[0]):
+        assert float(out) == 4.0 and isinstance(out, np.ndarray)
+    for g in both_grads(f, np.array(1.0)):
+        assert g == 4.0
+
+
 def test_in_place_keeps_dtype_and_shape():
     x32 = np.array([1.0, 2.0], dtype=np.float32)
 
