@@ -219,8 +219,13 @@ class Traced:
     def transpose(self, *axes):
         return np.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
-    def astype(self, dtype, **unused):
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         dtype = np.dtype(dtype)
+        if not np.can_cast(self.dtype, dtype, casting):
+            raise TypeError(f"{self.engine}: x.astype: cannot cast array data from {self.dtype!r} to {dtype!r} "
+                            f"according to the rule '{casting}' (as in NumPy)")
+        if not copy and dtype == self.dtype:
+            return self  # NumPy returns the array itself: aliasing (and in-place operators) follow
         # a cast to integers or booleans is piecewise constant: no derivative flows through it
         return self._op("astype" if np.issubdtype(dtype, np.inexact) else "astype_discrete", self, dtype=dtype)
 

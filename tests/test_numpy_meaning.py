@@ -302,6 +302,21 @@ def test_in_place_0d_array_stays_an_array():
         assert g == 4.0
 
 
+def _astype_no_copy(x):
+    y = x.astype(np.float64, copy=False)  # the same array in NumPy: += on y changes x
+    y += 1.0
+    z = x.astype(np.float64)  # a copy: += on z leaves x
+    z *= 3.0
+    return x * z
+
+
+def test_astype_copy_false_is_the_array_itself():
+    agree(_astype_no_copy, V5, use_oracle=False)
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(TypeError, match="according to the rule 'safe'"):
+            transform(lambda x: x.astype(np.float32, casting="safe"))(V5)
+
+
 def test_in_place_keeps_dtype_and_shape():
     x32 = np.array([1.0, 2.0], dtype=np.float32)
 
