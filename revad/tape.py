@@ -210,6 +210,16 @@ class Tape:
                     total += value.nbytes
         return total
 
+    def cotangent_bytes(self) -> int:
+        """Bytes of one cotangent for every slot (inputs and records): what one direction of a sweep holds at most
+        (cotangents are dropped as the sweep passes them), before the rules' temporaries."""
+        total = 0
+        for _, value in self.inputs:
+            total += _nbytes(value)
+        for rec in self.recs:
+            total += _nbytes(rec[4])
+        return total
+
     def __str__(self) -> str:
         from .draw import wengert
 
@@ -237,3 +247,11 @@ class Tape:
         """Drop every record (and the arrays they keep alive)."""
         self.records.clear()
         self.inputs.clear()
+
+
+def _nbytes(value) -> int:
+    size = 1
+    for d in getattr(value, "shape", ()):
+        size *= d
+    dtype = getattr(value, "dtype", None)
+    return size * (dtype.itemsize if dtype is not None else 8)
