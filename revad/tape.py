@@ -216,7 +216,7 @@ class Tape:
         total = 0
         for _, value in self.inputs:
             total += _nbytes(value)
-        for rec in self.recs:
+        for rec in self.records:
             total += _nbytes(rec[4])
         return total
 
