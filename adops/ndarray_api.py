@@ -36,6 +36,14 @@ def _ufunc_reduce(ufunc, total, fill, has_identity):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
         reject_out(fn, out)
         array = _as_dtype(array, dtype, fn)
+        nd = np.ndim(array)
+        if nd == 0:
+            axis = None  # NumPy reduces a 0-d array to itself whatever the axis
+        if initial is not np._NoValue and getattr(array, "dtype", None) is not None:
+            initial = array.dtype.type(initial)  # NumPy keeps the array's dtype (a float64 initial, float32 x)
+        if not has_identity and initial is not np._NoValue and 0 in _reduced_lengths(np.shape(array), axis):
+            # nothing to reduce: every result is initial (NumPy); np.sum gives the shape, and a zero derivative
+            return np.sum(array, axis=axis, keepdims=keepdims) + initial
         if where is not True:
             if not has_identity and initial is np._NoValue:
                 raise ValueError(f"{fn}: reduction operation '{ufunc.__name__}' does not have an identity, so to use "
@@ -49,13 +57,22 @@ def _ufunc_reduce(ufunc, total, fill, has_identity):
     return reduce
 
 
+def _reduced_lengths(shape_: tuple, axis) -> list:
+    if axis is None:
+        return list(shape_)
+    return [shape_[a] for a in (axis if isinstance(axis, tuple) else (axis,))]
+
+
 def _ufunc_accumulate(ufunc, running):
     fn = f"np.{ufunc.__name__}.accumulate"
 
     def accumulate(array, axis=0, dtype=None, out=None):
         reject_out(fn, out)
         if axis is None:
-            raise ValueError(f"{fn}: accumulate does not allow multiple axes (axis=None, as in NumPy); ravel first")
+            if np.ndim(array) != 1:
+                raise ValueError(f"{fn}: accumulate does not allow multiple axes (axis=None on a {np.ndim(array)}-d "
+                                 "array, as in NumPy); ravel first, or name one axis")
+            axis = 0  # NumPy accepts axis=None for a 1-d array
         return running(_as_dtype(array, dtype, fn), axis=axis)
 
     return accumulate

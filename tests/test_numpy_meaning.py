@@ -99,6 +99,38 @@ def test_ufunc_methods_nested():
     agree(lambda x: np.multiply.reduce(x) * np.add.accumulate(x)[-1], P34, hessians=True)
 
 
+EMPTY_AND_0D = [
+    ("maximum.reduce empty initial", lambda x: np.maximum.reduce(x[:0], initial=2.0) * x[0]),
+    ("minimum.reduce empty initial", lambda x: np.minimum.reduce(x[:0], initial=-2.0) * x[0]),
+    ("maximum.reduce axis=1 empty initial", lambda x: np.maximum.reduce(x[:, :0], axis=1, initial=0.5) + x[:, 0]),
+    ("minimum.reduce empty axis kept", lambda x: np.minimum.reduce(x[:0], axis=1, initial=0.5, keepdims=True)),
+    ("add.accumulate axis=None 1-d", lambda x: np.add.accumulate(x[0], axis=None)),
+    ("add.reduce 0-d", lambda x: np.add.reduce(x[0, 0]) * x),
+    ("multiply.reduce 0-d axis=None", lambda x: np.multiply.reduce(np.sum(x), axis=None)),
+    ("maximum.reduce 0-d", lambda x: np.maximum.reduce(np.reshape(x[1, 1], ()))),
+]
+
+
+@pytest.mark.parametrize("name,f", EMPTY_AND_0D, ids=[c[0] for c in EMPTY_AND_0D])
+def test_ufunc_methods_empty_and_0d_match_numpy(name, f):
+    agree(f, P34, use_oracle=False)
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.multiply, np.maximum, np.minimum])
+def test_ufunc_reduce_initial_keeps_the_array_dtype(ufunc):
+    x32 = P34.astype(np.float32)
+    for kw in ({"initial": np.float64(1.0)}, {"initial": np.float64(1.0), "where": np.array([True, False, True, True])},
+               {"initial": 1.0, "axis": 1}):
+        f = lambda x: ufunc.reduce(x, **kw)
+        expected = f(x32)
+        assert expected.dtype == np.float32
+        for out in (dualad.jvp(f, (x32,), (np.ones_like(x32),))[0], revad.vjp(f, x32)[0]):
+            assert out.dtype == np.float32
+            np.testing.assert_allclose(out, expected, rtol=1e-6)  # (initial comes last: rounding may differ)
+        for g in both_grads(lambda x: np.sum(f(x)), x32):
+            assert g.dtype == np.float32
+
+
 @pytest.mark.parametrize("call,match", [
     (lambda x: np.add.reduceat(x, [0, 2]), "np.add.reduceat"),
     (lambda x: np.add.at(x, [0, 1], 1.0), r"np.add.at\(a, indices, b\) writes into a in place"),
