@@ -8,6 +8,8 @@ forward-over-reverse with neither engine importing the other.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, ndim, reject_out, shape
@@ -28,7 +30,7 @@ def _top(self, arrays):
 class Traced:
     """Mixin giving a traced value the NumPy API. Subclasses set ``engine`` and ``mode`` for error messages."""
 
-    __slots__ = ("_aliased",)  # set (True) once this array shares memory with another traced array (views)
+    __slots__ = ("_aliased",)  # weak references to the traced arrays that share this one's memory (views)
     __array_priority__ = 1000.0
     engine = "adops"
     mode = "differentiation"
@@ -160,7 +162,11 @@ class Traced:
             leaf = leaf.primal
         if not isinstance(leaf, np.ndarray):
             return new  # a NumPy scalar is immutable: x += y rebinds x (as NumPy does), aliases keep the old value
-        if getattr(self, "_aliased", False):
+        if not leaf.flags.writeable:
+            raise ValueError(f"{self.engine}: x {symbol}= y: output array is read-only (as in NumPy: x is a read-only "
+                             f"view, e.g. of np.broadcast_to or np.diagonal); write x = x {symbol} y for a new array")
+        refs = getattr(self, "_aliased", None)
+        if refs and any(r() is not None for r in refs):
             raise TypeError(f"{self.engine}: x {symbol}= y on a traced array that shares memory with another one (a "
                             "view such as x[i], x.T or x.reshape(...), or an array such a view was taken from) "
                             "would change both in NumPy, which the engines do not follow; write x = x "
@@ -180,6 +186,7 @@ class Traced:
         keep_ndarray(new)  # a 0-d array stays a 0-d array (NumPy's ufuncs would hand back a scalar)
         for name in _state_slots(type(self)):
             setattr(self, name, getattr(new, name))
+        self._aliased = None  # a new value in new memory: the views taken before (all gone) are not views of it
         return self
 
     def __iadd__(self, other): return self._inplace("+", self + other)
@@ -357,8 +364,27 @@ def _mark_views(out, arrays) -> None:
         if isinstance(a, Traced):
             other = _leaf(a)
             if isinstance(other, np.ndarray) and np.may_share_memory(leaf, other):
-                out._aliased = True
-                a._aliased = True
+                _add_alias(out, a)
+                _add_alias(a, out)
+
+
+def _add_alias(x, other) -> None:
+    """Remember that ``x`` shares memory with ``other`` for as long as ``other`` lives (a weak reference), so an
+    in-place operator on ``x`` is refused only while the view (or its base) can still be seen."""
+    try:
+        ref = weakref.ref(other)
+    except TypeError:  # a traced kind without weak references: shared for good
+        ref = _ALWAYS
+    refs = getattr(x, "_aliased", None)
+    if refs is None:
+        x._aliased = [ref]
+    else:
+        refs[:] = [r for r in refs if r() is not None]
+        refs.append(ref)
+
+
+def _ALWAYS():
+    return True
 
 
 def _outer(ufunc, inputs, kwargs):

@@ -383,6 +383,49 @@ def test_in_place_on_views_is_refused(f):
             transform(f)(x)
 
 
+def _temporary_view_times_two(x):
+    m = x[0] * 2  # the view x[0] is gone once m is computed
+    x += m
+    return x
+
+
+def _discarded_ravel_f(x):
+    _ = np.ravel(x, order="F")
+    x += 1
+    return x * x
+
+
+def _discarded_transpose(x):
+    x.T  # noqa: B018 (computed and dropped)
+    x += 1
+    return x
+
+
+def _view_deleted(x):
+    v = x[1:]
+    s = np.sum(v)
+    del v
+    x *= s
+    return x
+
+
+@pytest.mark.parametrize("f", [_temporary_view_times_two, _discarded_ravel_f, _discarded_transpose, _view_deleted])
+def test_in_place_after_a_view_is_gone(f):
+    agree(f, X34, use_oracle=False)
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: (lambda v: (v.__iadd__(1.0), x)[1])(np.broadcast_to(x, (2, 3, 4))),
+    lambda x: (lambda v: (v.__iadd__(1.0), x)[1])(np.diagonal(x)),
+], ids=["broadcast_to", "diagonal"])
+def test_in_place_on_read_only_views_is_numpys_error(f):
+    with pytest.raises(ValueError, match="output array is read-only"):
+        f(X34.copy())
+    for transform in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(ValueError, match="output array is read-only"):
+            transform(f)(X34.copy())
+
+
 def test_item_assignment_still_refused():
     def f(x):
         x[0] = 1.0
