@@ -489,6 +489,24 @@ def test_var_std_ddof_at_least_n(fn, ddof):
             assert g.shape == (2,) and (fn is np.std or not np.isfinite(g).any())
 
 
+@pytest.mark.parametrize("f", [lambda x: np.var(x, ddof=2), lambda x: np.var(x, ddof=3),
+                               lambda x: np.var(x, ddof=2) * x],
+                         ids=["var ddof=n", "var ddof>n", "var ddof=n times x"])
+def test_modes_agree_where_the_derivative_does_not_exist(f):
+    x = np.array([1.0, 2.0])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        jacs = [dualad.jacfwd(f)(x), revad.jacrev(f)(x)]
+        s = lambda x: np.sum(f(x))
+        grads = [dualad.grad(s)(x), revad.grad(s)(x), revad.vjp(s, x)[1](1.0)[0]]
+        hessians = [dualad.hessian(s)(x), revad.hessian(s)(x), dualad.jacfwd(revad.grad(s))(x),
+                    revad.jacrev(dualad.grad(s))(x)]
+    for group in (jacs, grads, hessians):
+        for other in group[1:]:
+            np.testing.assert_array_equal(other, group[0])  # NaN where f's value is NaN or inf all around
+    assert np.isnan(grads[0]).all()
+
+
 def test_var_std_keywords_named_and_supported():
     x = V5
     agree(lambda x: np.std(x, mean=np.mean(x, keepdims=True)), x)
