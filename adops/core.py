@@ -267,7 +267,17 @@ def reject_out(fn: str, out=None, **unused) -> None:
                         "cannot follow; use the returned value instead (y = x + 1, not x += 1)")
     bad = [k for k, v in unused.items() if v is not None and v is not np._NoValue]
     if bad:
-        raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation")
+        hints = [_KEYWORD_HINTS[k] for k in bad if k in _KEYWORD_HINTS]
+        raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation"
+                        + (f"; {'; '.join(hints)}" if hints else ""))
+
+
+_KEYWORD_HINTS = {
+    "where": "for where=mask write the masked array with np.where(mask, x, identity) (np.sum(np.where(mask, x, 0)), "
+             "np.mean: that sum / np.sum(mask)), or np.add.reduce(x, axis, where=mask, initial=...)",
+    "initial": "for initial= combine it with the result (np.sum(x) + initial, np.maximum(np.max(x), initial))",
+    "dtype": "for dtype= cast the input or the result with .astype(dtype)",
+}
 
 
 def call(op: Op, *arrays, **params):

@@ -44,6 +44,11 @@ class Traced:
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
+        out = kwargs.get("out")
+        if out is not None and not any(isinstance(o, Traced) for o in out):
+            raise TypeError(f"{callable_name(ufunc)}: writing a traced result into a plain NumPy array (out=, or s "
+                            "+= y where s = np.zeros(...)) would drop its derivative; start an accumulator from a "
+                            "number (s = 0.0 broadcasts), or write s = s + y for a new array")
         if method == "outer":
             return _outer(ufunc, inputs, kwargs)
         if method in ("at", "reduceat"):
@@ -307,6 +312,48 @@ class Traced:
             return self  # the same data under another name: in-place changes show through both, as in NumPy
         raise TypeError(f"{self.engine}: x.view(dtype or type) reinterprets the array's memory, which has no "
                         "derivative; use x.astype(dtype) to convert values, or x.view() for another name")
+
+    def all(self, axis=None, out=None, keepdims=False, **kw): return np.all(self, axis, out, keepdims, **kw)
+    def any(self, axis=None, out=None, keepdims=False, **kw): return np.any(self, axis, out, keepdims, **kw)
+    def searchsorted(self, v, side="left", sorter=None): return np.searchsorted(self, v, side, sorter)
+
+    @property
+    def mT(self):
+        if self.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return np.swapaxes(self, -1, -2)
+
+    def _in_place_method(self, what, instead):
+        raise TypeError(f"{self.engine}: x.{what} changes x in place, which differentiation cannot follow; write "
+                        f"{instead}")
+
+    def sort(self, axis=-1, kind=None, order=None): self._in_place_method("sort()", "x = np.sort(x)")
+    def fill(self, value): self._in_place_method("fill(value)", "x = np.full_like(x, value) (no derivative)")
+    def put(self, indices, values, mode="raise"):
+        self._in_place_method("put(indices, values)", "x = np.where(mask, values, x) with a boolean mask")
+
+    def compress(self, condition, axis=None, out=None):
+        raise TypeError(f"{self.engine}: x.compress has no rule; write x[np.asarray(condition, bool)] (axis=None: "
+                        "x.ravel()[...]), or np.take(x, np.flatnonzero(condition), axis)")
+
+    def partition(self, kth, axis=-1, kind="introselect", order=None):
+        self._in_place_method("partition(kth)", "x = np.sort(x, axis) (a full sort is a valid partition)")
+
+    def argpartition(self, kth, axis=-1, kind="introselect", order=None):
+        raise TypeError(f"{self.engine}: x.argpartition has no rule; write np.argsort(x, axis) (a full sort is a "
+                        "valid partition)")
+
+    def _no_memory_layout(self, what):
+        raise TypeError(f"{self.engine}: x.{what} describes an ndarray's memory, which traced arrays do not expose; "
+                        "use x.shape, x.dtype or x.ndim")
+
+    strides = property(lambda self: self._no_memory_layout("strides"))
+    flags = property(lambda self: self._no_memory_layout("flags"))
+    base = property(lambda self: self._no_memory_layout("base"))
+
+    def __array_namespace__(self, api_version=None):
+        raise TypeError(f"{self.engine}: traced arrays do not implement the array API standard namespace; call "
+                        "NumPy functions (np.*) on them directly")
 
     @property
     def flat(self):

@@ -100,6 +100,25 @@ for _ufunc, _running in ((np.add, np.cumsum), (np.multiply, np.cumprod)):
               math=f"np.{_running.__name__} along axis=0 by default (NumPy's ufunc.accumulate)")
 
 
+def _logaddexp_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
+    fn = "np.logaddexp.reduce"
+    reject_out(fn, out)
+    if where is not True:
+        raise TypeError(f"{fn}: where= is not supported under differentiation; write "
+                        f"{fn}(np.where(mask, x, -np.inf), ...)")
+    from .nn import logsumexp
+
+    array = _as_dtype(array, dtype, fn)
+    result = logsumexp(array, axis=None if np.ndim(array) == 0 else axis, keepdims=keepdims)
+    return result if initial is np._NoValue else np.logaddexp(result, array.dtype.type(initial))
+
+
+composite("logaddexp.reduce", ((np.logaddexp, "reduce"),), _logaddexp_reduce,
+          samples=(Sample(((3, 4),), np.logaddexp.reduce), Sample(((3, 4),), lambda x: np.logaddexp.reduce(x, 1),
+                                                                   "axis=1")),
+          math="adops.nn.logsumexp over axis=0 by default (NumPy's ufunc.reduce), then initial")
+
+
 # ---- ndarray methods and operators ---------------------------------------------------------------------------
 elementwise("conjugate", (np.conjugate,), (ONE,), lambda x: x, math="real inputs only: conj x = x, d = 1")
 def _sym_remainder(x, y):
