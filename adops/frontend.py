@@ -16,6 +16,14 @@ from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, ndim, re
 from .trees import refuse_subclass
 
 SUBCLASSES = (np.ma.MaskedArray, np.matrix)  # ndarray subclasses that change what NumPy code means
+_SAFE_TYPES = {float, int, bool, np.float64, np.float32, np.ndarray}  # checked once per type; grows as types are seen
+
+
+def _check_subclass(a, engine: str, fn) -> None:
+    """Refuse np.ma/np.matrix operands; remember any other type as safe (the hot path is one set lookup)."""
+    if isinstance(a, SUBCLASSES):
+        refuse_subclass(a, f"{engine}: {callable_name(fn) if not isinstance(fn, str) else fn}")
+    _SAFE_TYPES.add(type(a))
 
 
 def _top(self, arrays):
@@ -38,8 +46,8 @@ class Traced:
     # ---- protocol hooks -------------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for a in inputs:
-            if isinstance(a, SUBCLASSES):
-                refuse_subclass(a, f"{self.engine}: {callable_name(ufunc)}")
+            if type(a) not in _SAFE_TYPES:
+                _check_subclass(a, self.engine, ufunc)
         if method == "__call__" and not kwargs:
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
@@ -58,8 +66,8 @@ class Traced:
     def __array_function__(self, func, types, args, kwargs):
         for a in args:  # (np.matrix and np.ma do not always show in ``types``: look at the arguments, and in lists)
             for b in (a if type(a) in (list, tuple) else (a,)):
-                if isinstance(b, SUBCLASSES):
-                    refuse_subclass(b, f"{self.engine}: {callable_name(func)}")
+                if type(b) not in _SAFE_TYPES:
+                    _check_subclass(b, self.engine, func)
         return self._dispatch(func, args, kwargs)
 
     def _dispatch(self, key, args, kwargs):
@@ -119,8 +127,8 @@ class Traced:
 
     # ---- operators ------------------------------------------------------------------------------------
     def _binary(self, name, a, b):
-        if isinstance(b if a is self else a, SUBCLASSES):
-            refuse_subclass(b if a is self else a, f"{self.engine}: np.{OPS[name].name}")
+        if type(b if a is self else a) not in _SAFE_TYPES:
+            _check_subclass(b if a is self else a, self.engine, f"np.{OPS[name].name}")
         top = self
         if isinstance(b, Traced) and b._level > self._level:
             top = b
@@ -405,7 +413,7 @@ def _mark_views(out, arrays) -> None:
     """Flag ``out`` and the traced inputs whose memory it shares (NumPy views), so in-place operators on either,
     which NumPy would show through both, are refused instead of silently changing only one."""
     leaf = _leaf(out)
-    if getattr(leaf, "base", None) is None:
+    if type(leaf) is not np.ndarray or leaf.base is None:  # (NumPy scalars share no memory)
         return
     for a in arrays:
         if isinstance(a, Traced):

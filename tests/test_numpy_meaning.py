@@ -638,6 +638,11 @@ METHODS = [
     ("rdivmod", lambda x: divmod(2.0, x)[1]), ("nonzero", lambda x: x[x.nonzero()] * 2),
     ("nbytes", lambda x: x * x.nbytes), ("itemsize", lambda x: x * x.itemsize),
     ("argmax keepdims", lambda x: x * x.argmax(1, keepdims=True)),
+    ("all", lambda x: x * (x.all() * 1.0)), ("any axis", lambda x: x * (x.any(axis=0) * 1.0)),
+    ("mT", lambda x: x.mT * 2),
+    ("searchsorted", lambda x: x * x.ravel().searchsorted(1.0)),
+    ("logaddexp.reduce", lambda x: np.logaddexp.reduce(x)),
+    ("logaddexp.reduce axis initial", lambda x: np.logaddexp.reduce(x, axis=1, initial=0.5, keepdims=True)),
 ]
 
 
@@ -651,11 +656,31 @@ def test_ndarray_methods_match_numpy(name, f):
     (lambda x: x.view(np.int64), r"x\.view\(dtype or type\) .* x\.astype"),
     (lambda x: round(x), r"round\(\) of an array .* np\.round"),
     (lambda x: x[:, ::2].ravel("K"), "order='K'"),
+    (lambda x: x.sort(), r"x\.sort\(\) changes x in place.*x = np\.sort\(x\)"),
+    (lambda x: x.fill(0.0), r"x\.fill\(value\) changes x in place"),
+    (lambda x: x.put([0], [1.0]), r"x\.put\(indices, values\) changes x in place.*np\.where"),
+    (lambda x: x.partition(1), r"x\.partition\(kth\) changes x in place.*np\.sort"),
+    (lambda x: x.argpartition(1), r"x\.argpartition has no rule.*np\.argsort"),
+    (lambda x: x.compress([True, False]), r"x\.compress has no rule"),
+    (lambda x: x.strides, r"x\.strides describes"), (lambda x: x.flags, r"x\.flags describes"),
+    (lambda x: x.base, r"x\.base describes"), (lambda x: x.__array_namespace__(), "array API"),
+    (lambda x: np.sum(x, where=x > 1), r"np\.sum: argument\(s\) where .*np\.where\(mask, x, identity\)"),
+    (lambda x: np.mean(x, where=x > 1), r"np\.mean: argument\(s\) where .*np\.sum\(mask\)"),
+    (lambda x: x.sum(initial=1.0), r"np\.sum: argument\(s\) initial .*np\.sum\(x\) \+ initial"),
+    (lambda x: x.max(initial=1.0), r"np\.max: argument\(s\) initial .*np\.maximum\(np\.max\(x\), initial\)"),
+    (lambda x: _plain_accumulator(x), r"plain NumPy array .*s = 0\.0"),
 ])
 def test_ndarray_methods_refused_clearly(call, match):
     for transform in (dualad.jacfwd, revad.jacrev):
         with pytest.raises(TypeError, match=match):
             transform(lambda x: call(x) * 1.0)(P34.copy())
+
+
+def _plain_accumulator(x):
+    s = np.zeros(4)
+    for i in range(3):
+        s += np.sin(x[i])
+    return s
 
 
 def test_round_of_a_numpy_scalar_is_its_value():
