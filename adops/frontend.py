@@ -54,9 +54,9 @@ class Traced:
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
         out = kwargs.get("out")
         if out is not None and not any(isinstance(o, Traced) for o in out):
-            raise TypeError(f"{callable_name(ufunc)}: writing a traced result into a plain NumPy array (out=, or s "
-                            "+= y where s = np.zeros(...)) would drop its derivative; start an accumulator from a "
-                            "number (s = 0.0 broadcasts), or write s = s + y for a new array")
+            raise TypeError(f"{callable_name(ufunc)}: an in-place write of a traced result into a plain NumPy array "
+                            "(out=, or s += y where s = np.zeros(...)) would drop its derivative; start an "
+                            "accumulator from a number (s = 0.0 broadcasts), or write s = s + y for a new array")
         if method == "outer":
             return _outer(ufunc, inputs, kwargs)
         if method in ("at", "reduceat"):
