@@ -135,10 +135,19 @@ def _ufunc_name(fn: np.ufunc) -> str:
     return f"the ufunc {fn.__name__!r}"
 
 
+def check_real(op: Op, engine: str, ans) -> None:
+    """Refuse a complex ``ans`` (the engines call this only for results that are not float64 scalars or real
+    ndarrays, which they check inline: the hot path pays one ``type`` test)."""
+    dt = getattr(ans, "dtype", None)
+    if (dt is not None and dt.kind == "c") or isinstance(ans, complex):
+        reject_complex(op, engine, ans)
+
+
 def reject_complex(op: Op, engine: str, ans) -> None:
     """Complex numbers are not supported: a complex value reaching a real rule would silently give wrong derivatives."""
     what = callable_name(op.numpy[0]) if op.numpy else op.name
-    raise TypeError(f"{engine}: {what} produced a complex value (dtype {ans.dtype}); complex numbers are not "
+    dtype = getattr(ans, "dtype", np.result_type(ans) if isinstance(ans, complex) else None)
+    raise TypeError(f"{engine}: {what} produced a complex value (dtype {dtype}); complex numbers are not "
                     "supported under differentiation (a complex constant would pass silently through real "
                     "rules); carry the real and imaginary parts as two real arrays")
 
@@ -258,7 +267,17 @@ def reject_out(fn: str, out=None, **unused) -> None:
                         "cannot follow; use the returned value instead (y = x + 1, not x += 1)")
     bad = [k for k, v in unused.items() if v is not None and v is not np._NoValue]
     if bad:
-        raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation")
+        hints = [_KEYWORD_HINTS[k] for k in bad if k in _KEYWORD_HINTS]
+        raise TypeError(f"{fn}: argument(s) {', '.join(bad)} are not supported under differentiation"
+                        + (f"; {'; '.join(hints)}" if hints else ""))
+
+
+_KEYWORD_HINTS = {
+    "where": "for where=mask write the masked array with np.where(mask, x, identity) (np.sum(np.where(mask, x, 0)), "
+             "np.mean: that sum / np.sum(mask)), or np.add.reduce(x, axis, where=mask, initial=...)",
+    "initial": "for initial= combine it with the result (np.sum(x) + initial, np.maximum(np.max(x), initial))",
+    "dtype": "for dtype= cast the input or the result with .astype(dtype)",
+}
 
 
 def call(op: Op, *arrays, **params):

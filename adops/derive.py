@@ -77,6 +77,13 @@ STRONG_PRODUCT = register(Op(
     math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)", sparsity="elementwise"))
 
 
+_NAN = np.float64(np.nan)
+UNDEFINED = register(Op(
+    "undefined_derivative", lambda x: x, lambda tangents, ans, x: _times(tangents[0], _NAN, True),
+    (lambda ct, ans, x: _times(ct, _NAN, True),), lambda x: x, lambda *shapes: 0, Domain(), (),
+    math="internal: the value x, with no derivative (NaN in both modes): np.var with ddof >= n"))
+
+
 def _partial(d, ans, primals, strong_zero: bool):
     if isinstance(d, str):
         return d

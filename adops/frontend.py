@@ -8,12 +8,22 @@ forward-over-reverse with neither engine importing the other.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, ndim, reject_out, shape
 from .trees import refuse_subclass
 
 SUBCLASSES = (np.ma.MaskedArray, np.matrix)  # ndarray subclasses that change what NumPy code means
+_SAFE_TYPES = {float, int, bool, np.float64, np.float32, np.ndarray}  # checked once per type; grows as types are seen
+
+
+def _check_subclass(a, engine: str, fn) -> None:
+    """Refuse np.ma/np.matrix operands; remember any other type as safe (the hot path is one set lookup)."""
+    if isinstance(a, SUBCLASSES):
+        refuse_subclass(a, f"{engine}: {callable_name(fn) if not isinstance(fn, str) else fn}")
+    _SAFE_TYPES.add(type(a))
 
 
 def _top(self, arrays):
@@ -28,7 +38,7 @@ def _top(self, arrays):
 class Traced:
     """Mixin giving a traced value the NumPy API. Subclasses set ``engine`` and ``mode`` for error messages."""
 
-    __slots__ = ("_aliased",)  # set (True) once this array shares memory with another traced array (views)
+    __slots__ = ("_aliased",)  # weak references to the traced arrays that share this one's memory (views)
     __array_priority__ = 1000.0
     engine = "adops"
     mode = "differentiation"
@@ -36,12 +46,17 @@ class Traced:
     # ---- protocol hooks -------------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for a in inputs:
-            if isinstance(a, SUBCLASSES):
-                refuse_subclass(a, f"{self.engine}: {callable_name(ufunc)}")
+            if type(a) not in _SAFE_TYPES:
+                _check_subclass(a, self.engine, ufunc)
         if method == "__call__" and not kwargs:
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
+        out = kwargs.get("out")
+        if out is not None and not any(isinstance(o, Traced) for o in out):
+            raise TypeError(f"{callable_name(ufunc)}: an in-place write of a traced result into a plain NumPy array "
+                            "(out=, or s += y where s = np.zeros(...)) would drop its derivative; start an "
+                            "accumulator from a number (s = 0.0 broadcasts), or write s = s + y for a new array")
         if method == "outer":
             return _outer(ufunc, inputs, kwargs)
         if method in ("at", "reduceat"):
@@ -51,8 +66,8 @@ class Traced:
     def __array_function__(self, func, types, args, kwargs):
         for a in args:  # (np.matrix and np.ma do not always show in ``types``: look at the arguments, and in lists)
             for b in (a if type(a) in (list, tuple) else (a,)):
-                if isinstance(b, SUBCLASSES):
-                    refuse_subclass(b, f"{self.engine}: {callable_name(func)}")
+                if type(b) not in _SAFE_TYPES:
+                    _check_subclass(b, self.engine, func)
         return self._dispatch(func, args, kwargs)
 
     def _dispatch(self, key, args, kwargs):
@@ -112,8 +127,8 @@ class Traced:
 
     # ---- operators ------------------------------------------------------------------------------------
     def _binary(self, name, a, b):
-        if isinstance(b if a is self else a, SUBCLASSES):
-            refuse_subclass(b if a is self else a, f"{self.engine}: np.{OPS[name].name}")
+        if type(b if a is self else a) not in _SAFE_TYPES:
+            _check_subclass(b if a is self else a, self.engine, f"np.{OPS[name].name}")
         top = self
         if isinstance(b, Traced) and b._level > self._level:
             top = b
@@ -160,7 +175,11 @@ class Traced:
             leaf = leaf.primal
         if not isinstance(leaf, np.ndarray):
             return new  # a NumPy scalar is immutable: x += y rebinds x (as NumPy does), aliases keep the old value
-        if getattr(self, "_aliased", False):
+        if not leaf.flags.writeable:
+            raise ValueError(f"{self.engine}: x {symbol}= y: output array is read-only (as in NumPy: x is a read-only "
+                             f"view, e.g. of np.broadcast_to or np.diagonal); write x = x {symbol} y for a new array")
+        refs = getattr(self, "_aliased", None)
+        if refs and any(r() is not None for r in refs):
             raise TypeError(f"{self.engine}: x {symbol}= y on a traced array that shares memory with another one (a "
                             "view such as x[i], x.T or x.reshape(...), or an array such a view was taken from) "
                             "would change both in NumPy, which the engines do not follow; write x = x "
@@ -177,8 +196,10 @@ class Traced:
                             f"x = x {symbol} y instead")
         if new.dtype != self.dtype:
             new = new.astype(self.dtype)  # NumPy keeps x's dtype (same-kind casting)
+        keep_ndarray(new)  # a 0-d array stays a 0-d array (NumPy's ufuncs would hand back a scalar)
         for name in _state_slots(type(self)):
             setattr(self, name, getattr(new, name))
+        self._aliased = None  # a new value in new memory: the views taken before (all gone) are not views of it
         return self
 
     def __iadd__(self, other): return self._inplace("+", self + other)
@@ -218,8 +239,13 @@ class Traced:
     def transpose(self, *axes):
         return np.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
-    def astype(self, dtype, **unused):
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         dtype = np.dtype(dtype)
+        if not np.can_cast(self.dtype, dtype, casting):
+            raise TypeError(f"{self.engine}: x.astype: cannot cast array data from {self.dtype!r} to {dtype!r} "
+                            f"according to the rule '{casting}' (as in NumPy)")
+        if not copy and dtype == self.dtype:
+            return self  # NumPy returns the array itself: aliasing (and in-place operators) follow
         # a cast to integers or booleans is piecewise constant: no derivative flows through it
         return self._op("astype" if np.issubdtype(dtype, np.inexact) else "astype_discrete", self, dtype=dtype)
 
@@ -295,6 +321,48 @@ class Traced:
         raise TypeError(f"{self.engine}: x.view(dtype or type) reinterprets the array's memory, which has no "
                         "derivative; use x.astype(dtype) to convert values, or x.view() for another name")
 
+    def all(self, axis=None, out=None, keepdims=False, **kw): return np.all(self, axis, out, keepdims, **kw)
+    def any(self, axis=None, out=None, keepdims=False, **kw): return np.any(self, axis, out, keepdims, **kw)
+    def searchsorted(self, v, side="left", sorter=None): return np.searchsorted(self, v, side, sorter)
+
+    @property
+    def mT(self):
+        if self.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return np.swapaxes(self, -1, -2)
+
+    def _in_place_method(self, what, instead):
+        raise TypeError(f"{self.engine}: x.{what} changes x in place, which differentiation cannot follow; write "
+                        f"{instead}")
+
+    def sort(self, axis=-1, kind=None, order=None): self._in_place_method("sort()", "x = np.sort(x)")
+    def fill(self, value): self._in_place_method("fill(value)", "x = np.full_like(x, value) (no derivative)")
+    def put(self, indices, values, mode="raise"):
+        self._in_place_method("put(indices, values)", "x = np.where(mask, values, x) with a boolean mask")
+
+    def compress(self, condition, axis=None, out=None):
+        raise TypeError(f"{self.engine}: x.compress has no rule; write x[np.asarray(condition, bool)] (axis=None: "
+                        "x.ravel()[...]), or np.take(x, np.flatnonzero(condition), axis)")
+
+    def partition(self, kth, axis=-1, kind="introselect", order=None):
+        self._in_place_method("partition(kth)", "x = np.sort(x, axis) (a full sort is a valid partition)")
+
+    def argpartition(self, kth, axis=-1, kind="introselect", order=None):
+        raise TypeError(f"{self.engine}: x.argpartition has no rule; write np.argsort(x, axis) (a full sort is a "
+                        "valid partition)")
+
+    def _no_memory_layout(self, what):
+        raise TypeError(f"{self.engine}: x.{what} describes an ndarray's memory, which traced arrays do not expose; "
+                        "use x.shape, x.dtype or x.ndim")
+
+    strides = property(lambda self: self._no_memory_layout("strides"))
+    flags = property(lambda self: self._no_memory_layout("flags"))
+    base = property(lambda self: self._no_memory_layout("base"))
+
+    def __array_namespace__(self, api_version=None):
+        raise TypeError(f"{self.engine}: traced arrays do not implement the array API standard namespace; call "
+                        "NumPy functions (np.*) on them directly")
+
     @property
     def flat(self):
         raise TypeError(f"{self.engine}: x.flat (a flat iterator) is not supported on traced arrays; use x.ravel() "
@@ -324,6 +392,17 @@ def _state_slots(cls) -> tuple:
     return names
 
 
+def keep_ndarray(new):
+    """Make a fresh traced result whose value is a NumPy scalar hold a 0-d ndarray instead (where NumPy gives an
+    array: ``np.copy`` of a 0-d array, a 0-d array after ``+=``). Only for objects no one else holds yet."""
+    inner = new
+    while isinstance(inner.primal, Traced):
+        inner = inner.primal
+    if not isinstance(inner.primal, np.ndarray):
+        inner.primal = np.asarray(inner.primal)
+    return new
+
+
 def _leaf(x):
     while isinstance(x, Traced):
         x = x.primal
@@ -334,14 +413,33 @@ def _mark_views(out, arrays) -> None:
     """Flag ``out`` and the traced inputs whose memory it shares (NumPy views), so in-place operators on either,
     which NumPy would show through both, are refused instead of silently changing only one."""
     leaf = _leaf(out)
-    if getattr(leaf, "base", None) is None:
+    if type(leaf) is not np.ndarray or leaf.base is None:  # (NumPy scalars share no memory)
         return
     for a in arrays:
         if isinstance(a, Traced):
             other = _leaf(a)
             if isinstance(other, np.ndarray) and np.may_share_memory(leaf, other):
-                out._aliased = True
-                a._aliased = True
+                _add_alias(out, a)
+                _add_alias(a, out)
+
+
+def _add_alias(x, other) -> None:
+    """Remember that ``x`` shares memory with ``other`` for as long as ``other`` lives (a weak reference), so an
+    in-place operator on ``x`` is refused only while the view (or its base) can still be seen."""
+    try:
+        ref = weakref.ref(other)
+    except TypeError:  # a traced kind without weak references: shared for good
+        ref = _ALWAYS
+    refs = getattr(x, "_aliased", None)
+    if refs is None:
+        x._aliased = [ref]
+    else:
+        refs[:] = [r for r in refs if r() is not None]
+        refs.append(ref)
+
+
+def _ALWAYS():
+    return True
 
 
 def _outer(ufunc, inputs, kwargs):

@@ -11,6 +11,7 @@ import numpy as np
 from .core import Domain, Sample, reject_out
 from .derive import ONE, composite, elementwise
 from .elementwise import POS
+from .frontend import Traced, _leaf, keep_ndarray
 
 # ---- ufunc.reduce / ufunc.accumulate: NumPy's signature and defaults (axis=0, not all axes) ---------------------
 _REDUCE_SHAPES = (((3, 4), {}), ((3, 4), {"axis": 1, "keepdims": True}), ((2, 3, 4), {"axis": (0, 2)}),
@@ -35,6 +36,14 @@ def _ufunc_reduce(ufunc, total, fill, has_identity):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
         reject_out(fn, out)
         array = _as_dtype(array, dtype, fn)
+        nd = np.ndim(array)
+        if nd == 0:
+            axis = None  # NumPy reduces a 0-d array to itself whatever the axis
+        if initial is not np._NoValue and getattr(array, "dtype", None) is not None:
+            initial = array.dtype.type(initial)  # NumPy keeps the array's dtype (a float64 initial, float32 x)
+        if not has_identity and initial is not np._NoValue and 0 in _reduced_lengths(np.shape(array), axis):
+            # nothing to reduce: every result is initial (NumPy); np.sum gives the shape, and a zero derivative
+            return np.sum(array, axis=axis, keepdims=keepdims) + initial
         if where is not True:
             if not has_identity and initial is np._NoValue:
                 raise ValueError(f"{fn}: reduction operation '{ufunc.__name__}' does not have an identity, so to use "
@@ -48,13 +57,22 @@ def _ufunc_reduce(ufunc, total, fill, has_identity):
     return reduce
 
 
+def _reduced_lengths(shape_: tuple, axis) -> list:
+    if axis is None:
+        return list(shape_)
+    return [shape_[a] for a in (axis if isinstance(axis, tuple) else (axis,))]
+
+
 def _ufunc_accumulate(ufunc, running):
     fn = f"np.{ufunc.__name__}.accumulate"
 
     def accumulate(array, axis=0, dtype=None, out=None):
         reject_out(fn, out)
         if axis is None:
-            raise ValueError(f"{fn}: accumulate does not allow multiple axes (axis=None, as in NumPy); ravel first")
+            if np.ndim(array) != 1:
+                raise ValueError(f"{fn}: accumulate does not allow multiple axes (axis=None on a {np.ndim(array)}-d "
+                                 "array, as in NumPy); ravel first, or name one axis")
+            axis = 0  # NumPy accepts axis=None for a 1-d array
         return running(_as_dtype(array, dtype, fn), axis=axis)
 
     return accumulate
@@ -80,6 +98,25 @@ for _ufunc, _running in ((np.add, np.cumsum), (np.multiply, np.cumprod)):
               samples=(Sample(((3, 4),), _ufunc.accumulate), Sample(((3, 4),), lambda x, u=_ufunc: u.accumulate(x, 1),
                                                                     "axis=1")),
               math=f"np.{_running.__name__} along axis=0 by default (NumPy's ufunc.accumulate)")
+
+
+def _logaddexp_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
+    fn = "np.logaddexp.reduce"
+    reject_out(fn, out)
+    if where is not True:
+        raise TypeError(f"{fn}: where= is not supported under differentiation; write "
+                        f"{fn}(np.where(mask, x, -np.inf), ...)")
+    from .nn import logsumexp
+
+    array = _as_dtype(array, dtype, fn)
+    result = logsumexp(array, axis=None if np.ndim(array) == 0 else axis, keepdims=keepdims)
+    return result if initial is np._NoValue else np.logaddexp(result, array.dtype.type(initial))
+
+
+composite("logaddexp.reduce", ((np.logaddexp, "reduce"),), _logaddexp_reduce,
+          samples=(Sample(((3, 4),), np.logaddexp.reduce), Sample(((3, 4),), lambda x: np.logaddexp.reduce(x, 1),
+                                                                   "axis=1")),
+          math="adops.nn.logsumexp over axis=0 by default (NumPy's ufunc.reduce), then initial")
 
 
 # ---- ndarray methods and operators ---------------------------------------------------------------------------
@@ -109,7 +146,8 @@ def _imag(val):
 
 
 def _copy(a, order="K", subok=False):
-    return np.positive(a)  # a new array with the same values (never the same object: x.copy() += 1 leaves x)
+    out = np.positive(a)  # a new array with the same values (never the same object: x.copy() += 1 leaves x)
+    return keep_ndarray(out) if isinstance(out, Traced) and isinstance(_leaf(a), np.ndarray) else out
 
 
 composite("divmod", (np.divmod,), _divmod, samples=(Sample(((4,), ()), lambda x, y: np.divmod(x, y + 3)[1]),),

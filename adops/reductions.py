@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
-from .core import Domain, Op, Sample, ndim, normalize_axes, normalize_axis, register, reject_out, shape
-from .derive import composite, linear
+from .core import Domain, Op, Sample, call, ndim, normalize_axes, normalize_axis, register, reject_out, shape
+from .derive import UNDEFINED, composite, linear
 from .elementwise import mask
 from .symbolic import as_objects, select_ties
 
@@ -156,7 +156,8 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=No
     count = _size(shape(a), axes) - ddof
     if count <= 0:  # as NumPy: divide by max(n - ddof, 0), giving inf or nan, with its warning
         warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
-        count = 0
+        # inf (or nan) all around the point: no derivative, NaN in both modes (as JAX gives in reverse)
+        return call(UNDEFINED, np.sum(centred * centred, axis=axis, keepdims=keepdims) / 0)
     return np.sum(centred * centred, axis=axis, keepdims=keepdims) / count
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -84,12 +86,21 @@ def regroup(leaves: list, in_defs: list) -> list:
     return per_arg
 
 
-def as_input(x, fn: str, copy: bool = False) -> np.ndarray:
-    """A differentiable input leaf as a float array: ints become float64, float32 stays float32."""
+def as_input(x, fn: str, copy: bool = False):
+    """A differentiable input leaf as a float array: ints become float64, float32 stays float32.
+
+    A Python or NumPy scalar stays a NumPy scalar (immutable: ``x += y`` rebinds ``x``, as in NumPy and JAX); an
+    ndarray, 0-d included, stays an ndarray (``x += y`` changes it, and every alias sees the change).
+    """
     if getattr(x, "_level", None) is not None:
         return x
+    if isinstance(x, (float, int, np.generic)):
+        return _as_float_array(np.asarray(x), x, fn)[()]
+    return _as_float_array(np.array(x, copy=copy) if copy else np.asarray(x), x, fn)
+
+
+def _as_float_array(arr: np.ndarray, x, fn: str) -> np.ndarray:
     refuse_subclass(x, fn)
-    arr = np.array(x, copy=copy) if copy else np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{fn}: cannot differentiate with respect to an object array or ragged list; "
                         "pass float arrays")
@@ -140,7 +151,9 @@ def check_callable(f, fn: str) -> None:
         raise TypeError(f"{fn}: expected a function to differentiate, got {type(f).__name__}")
 
 
-CHUNK_BUDGET = 1 << 23  # seed entries per pass of a default ("auto") Jacobian: 64 MiB of float64
+CHUNK_BUDGET = 1 << 23  # entries per pass of a default ("auto") Jacobian: 64 MiB of float64 (see ``auto_width``)
+AUTO_ONE_PASS = 64  # up to this many directions, "auto" puts them all through one pass without measuring
+AUTO_PROBE = 4  # above it, dualad measures a first pass of this many directions, then sizes the others
 
 
 def check_chunk(chunk_size, fn: str) -> int | str | None:
@@ -156,14 +169,61 @@ def check_chunk(chunk_size, fn: str) -> int | str | None:
 def chunk_width(chunk, k: int, size: int) -> int:
     """Directions per pass for ``k`` directions over inputs (forward) or outputs (reverse) of ``size`` entries.
 
-    "auto" keeps each pass's seed under ``CHUNK_BUDGET`` entries, so a pass holds a bounded multiple of one
-    evaluation (one direction at least) whatever k is; None is all k at once.
+    "auto" here is the seed rule: each pass's seed under ``CHUNK_BUDGET`` entries. Above ``AUTO_ONE_PASS``
+    directions the engines narrow it further with ``auto_width`` from a measured pass, so that a whole pass (not
+    only its seed) stays under the budget; None is all k at once.
     """
     if chunk is None:
         return k
     if chunk == "auto":
         return max(1, min(k, CHUNK_BUDGET // max(size, 1)))
     return min(chunk, k)
+
+
+def auto_width(seed_width: int, bytes_per_direction: float) -> int:
+    """Directions per pass of an "auto" Jacobian once one direction's memory in a pass is known: as many as keep a
+    pass under ``CHUNK_BUDGET`` float64 entries (in bytes), never more than the seed rule allows, one at least."""
+    return max(1, min(seed_width, int(CHUNK_BUDGET * 8 // max(bytes_per_direction, 1.0))))
+
+
+class PeakMeter:
+    """The peak bytes allocated (``tracemalloc``) between ``start`` and ``stop``.
+
+    If tracemalloc is not running, it runs just for this (one thread at a time; ``start`` gives None while another
+    thread measures). If it is already running (the user is measuring), its counters are read, never reset: the
+    peak is known only if the measured code raised the running peak, else ``stop`` gives None.
+
+    >>> meter = PeakMeter.start()
+    >>> peak = meter.stop() if meter is not None else None
+    """
+
+    __slots__ = ("owner", "current", "peak")
+    _lock = threading.Lock()
+
+    @classmethod
+    def start(cls) -> PeakMeter | None:
+        meter = cls()
+        meter.owner, meter.current, meter.peak = False, 0, 0
+        if tracemalloc.is_tracing():
+            meter.current, meter.peak = tracemalloc.get_traced_memory()
+            return meter
+        if not cls._lock.acquire(blocking=False):
+            return None
+        meter.owner = True
+        tracemalloc.start()
+        return meter
+
+    def stop(self) -> int | None:
+        """Stop measuring; the peak in bytes above the starting point, or None if it is not known."""
+        if not self.owner:
+            _, peak = tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else (0, 0)
+            return peak - self.current if peak > self.peak else None
+        try:
+            peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else 0
+            tracemalloc.stop()
+        finally:
+            self._lock.release()
+        return peak or None
 
 
 def one_hot(width: int, size: int, start: int, offset: int, dtype) -> np.ndarray:

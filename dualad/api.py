@@ -10,7 +10,11 @@ import numpy as np
 
 from adops.core import new_level
 from adops.trees import (
+    AUTO_ONE_PASS,
+    AUTO_PROBE,
+    PeakMeter,
     as_input,
+    auto_width,
     check_callable,
     check_chunk,
     chunk_width,
@@ -109,32 +113,32 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_a
     sizes = [math.prod(leaf_shape(leaf)) for leaf in in_leaves]
     n = sum(sizes)
     width_max = chunk_width(chunk, n, n)
+    meter = None
+    if chunk == "auto" and n > AUTO_ONE_PASS:  # measure a first pass of a few directions, then size the rest
+        meter = PeakMeter.start()
+        seed_width, width_max = width_max, min(width_max, AUTO_PROBE) if meter is not None else width_max
     columns, out_def, out_primals = None, None, None
-    for start in range(0, max(n, 1), max(width_max, 1)):
-        stop = min(n, start + width_max)
-        width = stop - start
-        level = new_level()
-        duals, offset = [], 0
-        for leaf, size in zip(in_leaves, sizes):
-            seed = one_hot(width, size, start, offset, leaf_dtype(leaf))
-            duals.append(Dual(leaf, seed.reshape((width,) + leaf_shape(leaf)), level))
-            offset += size
-        call_args, pos = list(args), 0
-        for a, (count, d) in zip(nums, in_defs):
-            call_args[a] = unflatten(d, duals[pos:pos + count])
-            pos += count
-        out, aux = split_aux(f(*call_args, **(kwargs or {})), has_aux, level, fn)
-        out_primals, tangents, out_def = _split_output(out, level, (width,), fn)
-        if scalar and (out_def is not None or leaf_shape(out_primals[0]) != ()):
-            shapes = [leaf_shape(p) for p in out_primals]
-            got = shapes[0] if len(shapes) == 1 else shapes
-            raise TypeError(f"{fn}: f must return a scalar, got output shape(s) {got}; use dualad.jacfwd for "
-                            "non-scalar outputs")
-        if columns is None:
-            columns = [[t] for t in tangents]
-        else:
-            for col, t in zip(columns, tangents):
-                col.append(t)
+    start = 0
+    try:
+        while start < n or columns is None:
+            stop = min(n, start + width_max)
+            width = stop - start
+            start = stop
+            out, aux, out_primals, tangents, out_def = _pass(f, args, kwargs, nums, in_leaves, in_defs, sizes,
+                                                             width, stop - width, has_aux, scalar, fn)
+            if columns is None:
+                columns = [[t] for t in tangents]
+            else:
+                for col, t in zip(columns, tangents):
+                    col.append(t)
+            if meter is not None:
+                peak = meter.stop()
+                meter = None
+                if peak is not None:
+                    width_max = auto_width(seed_width, peak / max(width, 1))
+    finally:
+        if meter is not None:
+            meter.stop()
     blocks_per_out = []
     for col, prim in zip(columns, out_primals):
         full = col[0] if len(col) == 1 else np.concatenate(col, axis=0)  # (n,) + out.shape
@@ -149,6 +153,28 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_a
         blocks_per_out.append(per_arg[0] if single else tuple(per_arg))
     jac = unflatten(out_def, blocks_per_out)
     return (jac, aux) if has_aux else jac
+
+
+def _pass(f, args, kwargs, nums, in_leaves, in_defs, sizes, width, start, has_aux, scalar, fn):
+    """One forward pass carrying the input directions ``start .. start+width`` (one-hot seeds)."""
+    level = new_level()
+    duals, offset = [], 0
+    for leaf, size in zip(in_leaves, sizes):
+        seed = one_hot(width, size, start, offset, leaf_dtype(leaf))
+        duals.append(Dual(leaf, seed.reshape((width,) + leaf_shape(leaf)), level))
+        offset += size
+    call_args, pos = list(args), 0
+    for a, (count, d) in zip(nums, in_defs):
+        call_args[a] = unflatten(d, duals[pos:pos + count])
+        pos += count
+    out, aux = split_aux(f(*call_args, **(kwargs or {})), has_aux, level, fn)
+    out_primals, tangents, out_def = _split_output(out, level, (width,), fn)
+    if scalar and (out_def is not None or leaf_shape(out_primals[0]) != ()):
+        shapes = [leaf_shape(p) for p in out_primals]
+        got = shapes[0] if len(shapes) == 1 else shapes
+        raise TypeError(f"{fn}: f must return a scalar, got output shape(s) {got}; use dualad.jacfwd for "
+                        "non-scalar outputs")
+    return out, aux, out_primals, tangents, out_def
 
 
 def _like_inputs(g, args, argnums):
@@ -195,9 +221,12 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
     ``chunk_size=k`` uses ceil(n/k) passes of k input directions; ``None`` puts all n through ``f`` in one
-    vectorized pass (n times the memory of one evaluation). The default, ``"auto"``, takes as many directions
-    per pass as keep the seed under ``adops.trees.CHUNK_BUDGET`` entries (all n for n up to 2896), so memory
-    stays bounded at any n.
+    vectorized pass (n times the memory of one evaluation). The default, ``"auto"``, bounds each pass: up to
+    ``adops.trees.AUTO_ONE_PASS`` (64) directions go through one pass; above that, a first pass of ``AUTO_PROBE``
+    directions is measured with ``tracemalloc`` (read without resetting if you are tracing already) and the other
+    passes take as many directions as keep a pass under ``adops.trees.CHUNK_BUDGET`` float64 entries (64 MiB),
+    and never more than keep the seed alone under it. Memory is then a bounded multiple of one evaluation and
+    the budget, apart from the result, at any n.
     With ``sparsity``, one pass carries one tangent direction per colour of the columns and the result is a
     ``scipy.sparse`` CSR matrix of shape (out.size, in.size) (several inputs: stacked columns); ``chunk_size``
     then counts colours per pass (``"auto"``: bounded memory however many colours). ``sparsity`` may be:

@@ -13,7 +13,9 @@ import numpy as np
 from adops.core import Domain, Op
 from adops.counting import plain, run_counted
 from adops.trees import (
+    AUTO_ONE_PASS,
     as_input,
+    auto_width,
     check_callable,
     check_chunk,
     chunk_width,
@@ -226,8 +228,10 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
     """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
 
     ``f`` runs once; ``chunk_size`` output rows are swept back at a time (ceil(m/chunk) sweeps); ``None`` sweeps
-    all m together. The default, ``"auto"``, sweeps as many as keep the seed under ``adops.trees.CHUNK_BUDGET``
-    entries (all m for m up to 2896).
+    all m together. The default, ``"auto"``, sweeps all m together up to ``adops.trees.AUTO_ONE_PASS`` (64);
+    above that, as many as keep a sweep under ``adops.trees.CHUNK_BUDGET`` float64 entries (64 MiB), counting
+    per direction one cotangent for every slot of the tape and as much again for the rules' temporaries, and
+    never more than keep the seed alone under it.
     With ``sparsity``, one sweep carries one cotangent per colour of the rows and the result is a
     ``scipy.sparse`` CSR matrix of shape (out.size, in.size) (several inputs: stacked columns); ``chunk_size``
     then counts colours per sweep (``"auto"``: bounded memory however many colours). ``sparsity`` may be:
@@ -270,6 +274,8 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
         sizes = [math.prod(leaf_shape(p)) for p in out_primals]
         m = sum(sizes)
         width_max = chunk_width(chunk, m, m)
+        if chunk == "auto" and m > AUTO_ONE_PASS:  # per direction: a cotangent per slot at most, and the rules'
+            width_max = auto_width(width_max, 2 * tape.cotangent_bytes())  # temporaries (about as much again)
         rows = None
         for start in range(0, max(m, 1), max(width_max, 1)):
             stop = min(m, start + width_max)

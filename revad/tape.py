@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.core import new_level, reject_complex
+from adops.core import check_real, new_level
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
+
+_F64, _NDARRAY = np.float64, np.ndarray
 
 
 class Tracer(Traced):
@@ -58,9 +60,9 @@ class Tracer(Traced):
         ans = op.impl(*primals, **params) if params else op.impl(*primals)
         if op.jvp is None:
             return ans
-        dt = getattr(ans, "dtype", None)
-        if dt is not None and dt.kind == "c":
-            reject_complex(op, "revad", ans)
+        t = type(ans)
+        if t is not _F64 and (t is not _NDARRAY or ans.dtype.kind == "c"):
+            check_real(op, "revad", ans)
         if STATE.on:
             record(op, primals, params)
         tape = self._tape
@@ -208,6 +210,16 @@ class Tape:
                     total += value.nbytes
         return total
 
+    def cotangent_bytes(self) -> int:
+        """Bytes of one cotangent for every slot (inputs and records): what one direction of a sweep holds at most
+        (cotangents are dropped as the sweep passes them), before the rules' temporaries."""
+        total = 0
+        for _, value in self.inputs:
+            total += _nbytes(value)
+        for rec in self.records:
+            total += _nbytes(rec[4])
+        return total
+
     def __str__(self) -> str:
         from .draw import wengert
 
@@ -235,3 +247,11 @@ class Tape:
         """Drop every record (and the arrays they keep alive)."""
         self.records.clear()
         self.inputs.clear()
+
+
+def _nbytes(value) -> int:
+    size = 1
+    for d in getattr(value, "shape", ()):
+        size *= d
+    dtype = getattr(value, "dtype", None)
+    return size * (dtype.itemsize if dtype is not None else 8)
