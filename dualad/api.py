@@ -289,6 +289,8 @@ def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "
             return _like_inputs(g[0], args, argnums), g[1]
         return _like_inputs(g, args, argnums)
 
+    if not has_aux:  # sparse Jacobians of the gradient detect f's Hessian pattern (adops.sparse.jacobian.resolve)
+        gradient.__fwdrev_grad__ = (f, argnums)
     return gradient
 
 
@@ -339,10 +341,14 @@ def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None
 
     def hess(*args, **kwargs):
         if sparsity is not None:
-            from adops.sparse.hessian import resolve_hessian
+            from adops.sparse import hessian as sparse
 
-            star = resolve_hessian(sparsity, f, args, argnums, "dualad.hessian")
-            return jacfwd(grad(f, argnums), argnums, sparsity=star)(*args, **kwargs)
+            fn = "dualad.hessian"
+            star = sparse.resolve_hessian(sparsity, f, args, argnums, fn, kwargs)
+            n = star.shape[0]
+            chunk = chunk_size or max(1, HESSIAN_BUDGET // max(1, n * n))
+            return sparse.compressed_hessian(_push_forward(grad(f, argnums), args, argnums, fn, kwargs), star, f, fn,
+                                             chunk, sparsity=sparsity)
         nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
         n = sum(math.prod(leaf_shape(leaf)) for a in nums for leaf in flatten(args[a])[0])
         chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))

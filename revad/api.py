@@ -187,6 +187,8 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
         value, g = vg(*args, **kwargs)
         return (g, value[1]) if has_aux else g
 
+    if not has_aux:  # sparse Jacobians of the gradient detect f's Hessian pattern (adops.sparse.jacobian.resolve)
+        gradient.__fwdrev_grad__ = (f, argnums)
     return gradient
 
 
@@ -331,10 +333,12 @@ def hessian(f: Callable, argnums: int | tuple = 0, sparsity=None) -> Callable:
     check_callable(f, "revad.hessian")
 
     def hess(*args, **kwargs):
-        from adops.sparse.hessian import resolve_hessian
+        from adops.sparse import hessian as sparse
 
-        star = resolve_hessian(sparsity, f, args, argnums, "revad.hessian")
-        return jacrev(grad(f, argnums), argnums, sparsity=star)(*args, **kwargs)
+        fn = "revad.hessian"
+        star = sparse.resolve_hessian(sparsity, f, args, argnums, fn, kwargs)
+        return sparse.compressed_hessian(_push_reverse(grad(f, argnums), args, argnums, fn, kwargs), star, f, fn,
+                                         sparsity=sparsity)
 
     return hess
 

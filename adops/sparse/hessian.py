@@ -15,10 +15,15 @@ colouring as its ``sparsity`` and decompresses symmetrically (``StarColoring.dec
 
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
-from ..trees import flatten, leaf_dtype, leaf_shape, normalize_argnums
+import numpy as np
+import scipy.sparse as sp
+
+from ..trees import flatten, leaf_shape, normalize_argnums
 from .hessian_pattern import hessian_sparsity
 from .star import StarColoring, as_symmetric, color_star
 
@@ -27,20 +32,30 @@ class SparseHessian:
     """A Hessian's symmetric sparsity pattern and its star colouring (computed once, when first asked for). Pass it
     as ``sparsity=`` to ``dualad.hessian``, ``revad.hessian``, or ``jacfwd``/``jacrev`` of a gradient.
 
+    This is the way to reuse a pattern across calls (a Newton iteration), and reuse is a promise the caller makes:
+    every later call runs the *same program* as the detection did — the same control flow (Python ``if`` on
+    values), the same non-differentiated and keyword arguments and closure constants wherever they shape the
+    pattern (an index picked by ``argmax``, a constant matrix's zeros). If the program changes, detect again (or
+    pass ``sparsity="auto"``, which detects at every call). A pattern made by ``detect`` is trusted: a changed
+    program is caught only where the products cross-check each other (see ``StarColoring.decompress``). A pattern
+    you build yourself (``SparseHessian(matrix)``) is verified at every call with one extra random product.
+
     >>> import numpy as np
     >>> sh = SparseHessian.detect(lambda x: np.sum((x[1:] - x[:-1]) ** 2), np.ones(6))
     >>> sh.coloring().ncolors
     3
     """
 
-    def __init__(self, pattern):
+    def __init__(self, pattern, verify: bool = True):
         self.pattern = as_symmetric(pattern, "adops.sparse.SparseHessian")
+        self.verify = verify
         self._star: StarColoring | None = None
 
     @classmethod
-    def detect(cls, f: Callable, *args, argnums: int | tuple | None = None, local: bool = False) -> SparseHessian:
-        """Detect the Hessian pattern of ``f`` at ``args`` (see ``hessian_sparsity``)."""
-        return cls(hessian_sparsity(f, *args, argnums=argnums, local=local))
+    def detect(cls, f: Callable, *args, argnums: int | tuple | None = None, local: bool = False,
+               kwargs: dict | None = None) -> SparseHessian:
+        """Detect the Hessian pattern of ``f(*args, **kwargs)`` (see ``hessian_sparsity``)."""
+        return cls(hessian_sparsity(f, *args, argnums=argnums, local=local, kwargs=kwargs), verify=False)
 
     @property
     def shape(self) -> tuple:
@@ -49,7 +64,7 @@ class SparseHessian:
     def coloring(self, mode: str = "symmetric") -> StarColoring:
         """The star colouring (the same for every mode), computed on first use."""
         if self._star is None:
-            self._star = color_star(self.pattern)
+            self._star = replace(color_star(self.pattern), verify=self.verify)
         return self._star
 
     def __repr__(self) -> str:
@@ -57,27 +72,106 @@ class SparseHessian:
         return f"SparseHessian({n}x{n}, nnz={self.pattern.nnz}, colored={self._star is not None})"
 
 
-_AUTO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # f -> {(argnums, input shapes and dtypes): SH}
+AUTO_CACHE = 32  # star colourings kept by "auto", looked up by the detected pattern (most recently used first)
+_COLORED: OrderedDict = OrderedDict()  # (shape, nnz, digest of the pattern) -> SparseHessian
 
 
-def resolve_hessian(sparsity, f: Callable, args: tuple, argnums, fn: str) -> StarColoring:
-    """The star colouring for ``sparsity``: ``"auto"`` (detect at these arguments, colour, cache per function and
-    input shapes), a ``SparseHessian``, a ``StarColoring``, or a pattern matrix (symmetrized, then coloured)."""
+def known(pattern: sp.csr_array) -> SparseHessian:
+    """The cached (detected) ``SparseHessian`` of exactly this pattern, or a new one (then cached)."""
+    indptr, indices = pattern.indptr.astype(np.int64), pattern.indices.astype(np.int64)
+    digest = hashlib.blake2b(indptr.tobytes() + indices.tobytes(), digest_size=16).digest()
+    key = (pattern.shape, pattern.nnz, digest)
+    sh = _COLORED.get(key)
+    if sh is not None and np.array_equal(sh.pattern.indptr, indptr) and np.array_equal(sh.pattern.indices, indices):
+        _COLORED.move_to_end(key)
+        return sh
+    sh = SparseHessian(pattern, verify=False)
+    _COLORED[key] = sh
+    while len(_COLORED) > AUTO_CACHE:
+        _COLORED.popitem(last=False)
+    return sh
+
+
+def resolve_hessian(sparsity, f: Callable, args: tuple, argnums, fn: str, kwargs: dict | None = None
+                    ) -> StarColoring:
+    """The star colouring for ``sparsity``:
+
+    - ``"auto"``: detect the pattern of ``f(*args, **kwargs)`` at *every call* (a pattern may change with
+      non-differentiated or keyword arguments, closures, a Python branch, a value-dependent index), and colour it,
+      reusing the colouring of an identical pattern seen before (cached by the pattern itself);
+    - a ``SparseHessian``: its colouring (trusted if detected, verified with a random product if built by hand);
+    - a ``StarColoring``: checked (``check()``), verified unless it came from detection;
+    - a pattern matrix: symmetrized, coloured, verified with a random product at every call.
+
+    A ``SparseJacobian`` or a column/row ``Coloring`` is refused: a Hessian's pattern is symmetric and recovered
+    symmetrically."""
+    from .coloring import Coloring
+
     nums, _ = normalize_argnums(argnums, len(args), fn)
     if isinstance(sparsity, str):
         if sparsity != "auto":
             raise ValueError(f"{fn}: sparsity must be 'auto', a pattern matrix, a StarColoring or a SparseHessian, "
                              f"got {sparsity!r}")
-        key = (nums, tuple((leaf_shape(leaf), str(leaf_dtype(leaf))) for a in nums for leaf in flatten(args[a])[0]))
+        star = known(hessian_sparsity(f, *args, argnums=nums, kwargs=kwargs)).coloring()
+    elif isinstance(sparsity, SparseHessian):
+        star = sparsity.coloring()
+    elif isinstance(sparsity, StarColoring):
         try:
-            cache = _AUTO.setdefault(f, {})
-        except TypeError:  # f cannot be weakly referenced: detect every time
-            cache = {}
-        if key not in cache:
-            cache[key] = SparseHessian.detect(f, *args, argnums=nums)
-        return cache[key].coloring()
-    if isinstance(sparsity, SparseHessian):
-        return sparsity.coloring()
-    if isinstance(sparsity, StarColoring):
-        return sparsity
-    return color_star(as_symmetric(getattr(sparsity, "pattern", sparsity), fn))
+            sparsity.check()
+        except AssertionError as e:
+            raise ValueError(f"{fn}: the StarColoring passed as sparsity is not a valid star colouring ({e}); use "
+                             "adops.sparse.color_star(pattern) or sparsity='auto'") from None
+        star = sparsity
+    elif type(sparsity).__name__ == "SparseJacobian" or isinstance(sparsity, Coloring):
+        raise TypeError(f"{fn}: sparsity is a {type(sparsity).__name__}, made for a Jacobian; a Hessian needs a "
+                        "symmetric pattern and a star colouring: pass sparsity='auto', a SparseHessian "
+                        "(SparseHessian.detect(f, x)), a StarColoring (color_star(pattern)) or the pattern matrix")
+    else:
+        star = color_star(as_symmetric(sparsity, fn))
+    n = sum(int(np.prod(leaf_shape(leaf), dtype=np.int64)) for a in nums for leaf in flatten(args[a])[0])
+    if star.shape[0] != n:
+        raise ValueError(f"{fn}: the Hessian sparsity pattern is {star.shape[0]} x {star.shape[1]} but "
+                         f"{_name(f)} has {n} input elements; detect it for these arguments, e.g. with "
+                         "sparsity='auto'")
+    return star
+
+
+def _name(f) -> str:
+    return f"f ({getattr(f, '__qualname__', type(f).__name__)})"
+
+
+def advice(sparsity) -> str:
+    """What to do when the products contradict the pattern."""
+    if isinstance(sparsity, str):
+        return ("the detected pattern missed a derivative: this is a bug in adops.sparse.hessian_sparsity, please "
+                "report it; meanwhile call without sparsity")
+    return ("detect the pattern (sparsity='auto', or SparseHessian.detect at these arguments if the program "
+            "changed since detection) or pass a pattern that covers every nonzero")
+
+
+def compressed_hessian(push: Callable, star: StarColoring, f: Callable, fn: str, chunk_size=None,
+                       dtype=np.float64, sparsity=None) -> sp.csr_array:
+    """Run ``push(seeds, last)`` (one batched pass of Hessian-vector products: seeds (k, n) -> products (k, n)) on
+    the colour seeds, ``chunk_size`` colours at a time (``None``: all at once), plus one random check direction
+    when ``star.verify``, and decompress symmetrically (``StarColoring.decompress``)."""
+    n = star.shape[0]
+    if n == 0:
+        return sp.csr_array((0, 0), dtype=dtype)
+    seeds = star.seeds(dtype)
+    if star.verify:
+        v = np.random.default_rng(0).uniform(0.5, 1.5, n) * np.where(np.arange(n) % 2, 1, -1)
+        seeds = np.vstack([seeds, v.astype(dtype)])
+    k = seeds.shape[0]
+    width = k if chunk_size is None else max(1, int(chunk_size))
+    blocks = []
+    for start in range(0, k, width):
+        stop = min(k, start + width)
+        block = np.asarray(push(seeds[start:stop], stop == k))
+        if block.shape != (stop - start, n):
+            raise ValueError(f"{fn}: the Hessian-vector products of {_name(f)} have shape {block.shape}, expected "
+                             f"{(stop - start, n)} for a {n} x {n} Hessian pattern; detect the pattern for this "
+                             "function and these arguments (sparsity='auto')")
+        blocks.append(block)
+    products = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    probe = (seeds[-1], products[-1]) if star.verify else None
+    return star.decompress(products[:star.ncolors], fn, probe=probe, advice=advice(sparsity))

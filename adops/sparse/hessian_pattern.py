@@ -139,8 +139,9 @@ def _across(traced, n, couplings):
             couplings.append(_block(cols[i], cols[j], n))
 
 
-def hessian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, local: bool = False) -> sp.csr_array:
-    """The sparsity pattern of the Hessian of a scalar ``f`` at ``args``: a symmetric boolean CSR matrix (n x n).
+def hessian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, local: bool = False,
+                     kwargs: dict | None = None) -> sp.csr_array:
+    """The sparsity pattern of the Hessian of a scalar ``f(*args, **kwargs)``: a symmetric boolean CSR matrix (n x n).
 
     Rows and columns are the input elements in C order, the chosen arguments' leaves stacked (``argnums=None``, the
     default: every argument). Global and conservative (see the module notes); ``local=True`` keeps only the branches
@@ -156,7 +157,7 @@ def hessian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, loc
     fn = "adops.sparse.hessian_sparsity"
     couplings: list = []
     _, _, n = trace(f, args, argnums, fn, lambda leaf, eye, level: HessianPatternArray(leaf, eye, level, local,
-                                                                                       couplings))
+                                                                                       couplings), kwargs)
     out = sp.csr_array((n, n), dtype=bool)
     for c in couplings:  # (CSR + CSR of booleans: a union in one merge of sorted rows)
         out = out + sp.csr_array(c, dtype=bool)

@@ -15,6 +15,7 @@ Newton iteration) reuse them.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -23,11 +24,12 @@ import scipy.sparse as sp
 
 from ..trees import as_input, check_chunk, chunk_width, flatten, leaf_shape, normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
-from .hessian import SparseHessian
+from .hessian import SparseHessian, compressed_hessian, resolve_hessian
 from .pattern import jacobian_sparsity
 from .star import StarColoring
 
 MODES = {"forward": "column", "reverse": "row"}
+DENSE_WARN = 64  # a gradient's Jacobian detected fully dense at this many inputs or more is worth a warning
 
 
 class SparseJacobian:
@@ -120,9 +122,19 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
         if sparsity != "auto":
             raise ValueError(f"{fn}: sparsity must be 'auto', a pattern matrix, a Coloring or a SparseJacobian, got "
                              f"{sparsity!r}")
-        result = _auto(f, args, kwargs, nums).coloring(mode)
+        inner = getattr(f, "__fwdrev_grad__", None)  # f = grad(g, inner argnums): its Jacobian is g's Hessian
+        if inner is not None and normalize_argnums(inner[1], len(args), fn)[0] == nums:
+            return resolve_hessian("auto", inner[0], args, nums, fn, kwargs)
+        sj = _auto(f, args, kwargs, nums)
+        if inner is not None and sj.pattern.nnz == sj.shape[0] * sj.shape[1] and sj.shape[1] >= DENSE_WARN:
+            warnings.warn(f"{fn}: the Jacobian of the gradient of {_name(inner[0])} with respect to other arguments "
+                          f"than the gradient's was detected fully dense ({sj.shape[0]} x {sj.shape[1]}): the "
+                          "compressed pass costs as much as a dense one. For a sparse Hessian call "
+                          "revad.hessian(f, argnums=<all of them>, sparsity='auto') and take the block",
+                          UserWarning, stacklevel=4)
+        result = sj.coloring(mode)
     elif isinstance(sparsity, (StarColoring, SparseHessian)):  # a Hessian (the Jacobian of a gradient): symmetric
-        result = sparsity if isinstance(sparsity, StarColoring) else sparsity.coloring()
+        return resolve_hessian(sparsity, f, args, nums, fn, kwargs)
     elif isinstance(sparsity, SparseJacobian):
         result = sparsity.coloring(mode)
     elif isinstance(sparsity, Coloring):
@@ -155,8 +167,9 @@ def compressed_jacobian(push: Callable, col: Coloring, f: Callable, fn: str, chu
     m, n = col.shape
     k = col.ncolors
     size, want = (n, m) if col.mode == "column" else (m, n)
-    if not isinstance(col, Coloring):  # a star colouring (a Hessian): its recovery reads two products, one batch
-        return col.decompress(_checked(push(col.seeds(dtype), True), k, want, col, f, fn), fn)
+    if not isinstance(col, Coloring):  # a star colouring (a Hessian): recovery reads products of several colours
+        width = None if chunk_size is None else max(1, chunk_width(check_chunk(chunk_size, fn), k + 1, size))
+        return compressed_hessian(push, col, f, fn, width, dtype)
     if k == 0:  # no nonzeros: one zero direction still checks that f has the pattern's shape
         _checked(push(np.zeros((1, size), dtype=dtype), True), 1, want, col, f, fn)
         return col.decompress(np.zeros((0, want), dtype=dtype), fn)

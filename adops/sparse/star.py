@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from .coloring import ORDERS, as_pattern
+from .coloring import ORDERS, as_pattern, color_columns
 
 
 def as_symmetric(pattern, fn: str = "adops.sparse.color_star") -> sp.csr_array:
@@ -112,6 +112,8 @@ class StarColoring:
     pattern: sp.csr_array
     colors: np.ndarray
     order: str = "largest_first"
+    method: str = "star"  # "star" (greedy star colouring) or "distance-2" (a column colouring, also star-recoverable)
+    verify: bool = True  # the hessian functions add one random check product (see ``decompress``); off for detected
     mode = "symmetric"
 
     @property
@@ -146,7 +148,10 @@ class StarColoring:
     @cached_property
     def lower_bound(self) -> int:
         """No star colouring uses fewer colours: 1 for a diagonal pattern, 2 with an off-diagonal nonzero, 3 when
-        the graph has a triangle or a path on four vertices (two colours would alternate along it)."""
+        the graph has a triangle or a path on four vertices (two colours would alternate along it), and the size of
+        the largest clique found: a closed neighbourhood {i} + N(i) that every member shares (a dense diagonal
+        block), whose members all need different colours. Cliques of other shapes are not searched, so the true
+        optimum may lie above this bound."""
         a = self._adjacency
         if self.colors.size == 0:
             return 0
@@ -156,7 +161,27 @@ class StarColoring:
         rows = np.repeat(np.arange(a.shape[0]), deg)
         path4 = bool(((deg[rows] >= 2) & (deg[a.indices] >= 2)).any())
         triangle = bool((a @ a).multiply(a).nnz) if not path4 else True
-        return 3 if path4 or triangle else 2
+        return max(3 if path4 or triangle else 2, self._block_clique)
+
+    @cached_property
+    def _block_clique(self) -> int:
+        """The largest closed neighbourhood shared by all its members (each such one is a clique)."""
+        a = self._adjacency
+        n = a.shape[0]
+        deg = np.diff(a.indptr)
+        w = np.random.default_rng(0).integers(0, 2 ** 63, n, dtype=np.uint64)
+        rows = np.repeat(np.arange(n), deg)
+        summed = np.zeros(n, dtype=np.uint64)
+        np.add.at(summed, rows, w[a.indices])
+        key = summed + w  # a fingerprint of the closed neighbourhood (integer sums wrap: exact, order-free)
+        same = (deg[rows] == deg[a.indices]) & (key[rows] == key[a.indices])
+        shared = np.ones(n, dtype=bool)
+        np.logical_and.at(shared, rows, same)
+        for i in np.flatnonzero(shared & (deg == deg[shared].max()))[:1] if shared.any() else ():
+            members = np.append(a.indices[a.indptr[i]:a.indptr[i + 1]], i)  # confirm the largest exactly
+            block = a[members][:, members].toarray() | np.eye(members.size, dtype=bool)
+            return int(members.size) if block.all() else 2
+        return 1
 
     @property
     def ratio(self) -> float:
@@ -166,8 +191,11 @@ class StarColoring:
     def explain(self) -> str:
         """One paragraph: what was coloured, how well, and what it buys."""
         n = self.shape[0]
-        return (f"star colouring of a symmetric {n} x {n} pattern with {self.pattern.nnz} nonzeros ({self.order} "
-                f"greedy order): {self.ncolors} colours for {n} variables, lower bound {self.lower_bound}, "
+        how = ("star colouring" if self.method == "star" else
+               "distance-2 (column) colouring, fewer colours than the greedy star colouring and also read directly")
+        return (f"{how} of a symmetric {n} x {n} pattern with {self.pattern.nnz} nonzeros ({self.order} "
+                f"greedy order): {self.ncolors} colours for {n} variables, lower bound {self.lower_bound} (a path on "
+                f"four vertices or a dense block; the optimum may be higher), "
                 f"{self.row_bound} nonzeros in the densest row (what a column colouring would need at least); a "
                 f"Hessian costs {self.ncolors} Hessian-vector products instead of {n}, each entry read directly.")
 
@@ -189,12 +217,26 @@ class StarColoring:
         s.flags.writeable = False
         return s
 
-    def decompress(self, compressed, fn: str = "adops.sparse.StarColoring.decompress") -> sp.csr_array:
+    def decompress(self, compressed, fn: str = "adops.sparse.StarColoring.decompress", probe=None,
+                   advice: str | None = None) -> sp.csr_array:
         """The symmetric matrix as CSR from compressed products: row c of ``compressed`` (ncolors, n) is H @ seeds[c].
 
-        Each nonzero H[i, j] is read where it stands alone: row i of product c(j) if i has no other neighbour of
-        colour c(j), else row j of product c(i). Raises ``ValueError`` if a product is nonzero where no entry of the
-        pattern can land: the pattern misses a nonzero.
+        Each off-diagonal pair {i, j} is read once, where it stands alone (row i of product c(j) if i has no other
+        neighbour of colour c(j), else row j of product c(i)), and written to both (i, j) and (j, i), so the result
+        is exactly symmetric. Then every entry of every product is re-derived from the recovered matrix and compared
+        with the product (up to rounding); ``ValueError`` if any differs. That catches a pattern that misses a
+        nonzero (i, k) whenever the extra term lands in a product entry the pattern explains otherwise:
+
+        - an entry no pattern entry lands in (certainly when row i of the pattern is empty),
+        - the symmetric guard: a pair {i, j} readable from both sides where the two reads disagree (one of them
+          carries the missed value),
+        - an entry that sums several pattern entries, whose recovered values (read elsewhere) do not add up to it.
+
+        It cannot catch a missed value that lands only in entries read directly and nowhere cross-checked: a
+        diagonal pattern has one colour and reads row sums as the diagonal (H @ 1 = diag(d) @ 1 for d = H @ 1).
+        ``probe=(v, Hv)``, one more product with a random direction v, closes that gap: the recovered matrix must
+        reproduce Hv, which a missed nonzero breaks for almost every v. The hessian functions run it for patterns
+        not detected by ``hessian_sparsity`` (``verify``).
         """
         n = self.shape[0]
         b = np.asarray(compressed)
@@ -202,32 +244,64 @@ class StarColoring:
         if b.shape != want:
             raise ValueError(f"{fn}: compressed products have shape {b.shape}, the star colouring of a {n} x {n} "
                              f"pattern expects {want}")
+        advice = advice or ("detect the pattern (sparsity='auto' or SparseHessian.detect) or pass a pattern that "
+                            "covers every nonzero")
         slots, empty = self._slots
         flat = b.ravel()
         stray = flat[empty] != 0
         if stray.any():
             c, k = divmod(int(empty[np.argmax(stray)]), n)
             raise ValueError(f"{fn}: the Hessian sparsity pattern misses a nonzero: row {k} of the product with colour "
-                             f"group {c} is nonzero where the pattern has no entry; detect the pattern again (e.g. "
-                             "sparsity='auto') or pass a pattern that covers every nonzero")
+                             f"group {c} is {flat[empty[np.argmax(stray)]]:.6g} where the pattern has no entry; "
+                             f"{advice}")
         p = self.pattern
-        return sp.csr_array((flat[slots], p.indices.copy(), p.indptr.copy()), shape=(n, n))
+        h = sp.csr_array((flat[slots], p.indices.copy(), p.indptr.copy()), shape=(n, n))
+        if h.nnz:
+            rtol, atol = _tolerance(b)
+            onehot = self._onehot
+            got = b.T
+            explained = (h @ onehot).toarray()
+            scale = (abs(h) @ onehot).toarray() + np.abs(got)
+            bad = np.abs(got - explained) > rtol * scale + atol
+            if bad.any():
+                i, c = np.unravel_index(int(np.argmax(bad)), bad.shape)
+                raise ValueError(f"{fn}: the Hessian sparsity pattern misses a nonzero: row {i} of the product with "
+                                 f"colour group {c} is {got[i, c]:.6g} but the pattern's entries, each read from the "
+                                 f"products, explain {explained[i, c]:.6g}; {advice}")
+        if probe is not None:
+            v, hv = (np.asarray(a) for a in probe)
+            rtol, atol = _tolerance(np.concatenate([b.ravel(), hv.ravel()]))
+            explained = h @ v
+            bad = np.abs(hv - explained) > rtol * (abs(h) @ np.abs(v) + np.abs(hv)) + atol
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"{fn}: the Hessian sparsity pattern misses a nonzero: a check product with a random "
+                                 f"direction has {hv[i]:.6g} in row {i} but the recovered Hessian gives "
+                                 f"{explained[i]:.6g}; {advice}")
+        return h
 
     @cached_property
     def _slots(self) -> tuple:
-        """Where each pattern entry is read in the flattened products, and the slots no entry lands in."""
+        """Where each pattern entry is read in the flattened products (one read per symmetric pair), and the slots no
+        entry lands in."""
         p = self.pattern
         n = p.shape[0]
         k = max(1, self.ncolors)
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(p.indptr))
         cols = p.indices.astype(np.int64)
+        lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)  # the pair {lo, hi}, read the same way from both sides
         c = self.colors
         seen = self._counts  # (n, k): how many neighbours of i have colour c
-        alone = seen[rows, c[cols]] <= 1  # i sees only j in j's colour (a diagonal entry: i sees no other of its own)
-        slots = np.where(alone | (rows == cols), c[cols] * n + rows, c[rows] * n + cols)
+        alone = seen[lo, c[hi]] <= 1  # lo sees only hi in hi's colour (a diagonal entry: lo sees no other of its own)
+        slots = np.where(alone | (lo == hi), c[hi] * n + lo, c[lo] * n + hi)
         covered = np.zeros(k * n, dtype=bool)
         covered[c[cols] * n + rows] = True
         return slots, np.flatnonzero(~covered)
+
+    @cached_property
+    def _onehot(self) -> sp.csr_array:
+        n = self.colors.size
+        return sp.csr_array((np.ones(n), self.colors, np.arange(n + 1)), shape=(n, max(1, self.ncolors)))
 
     @cached_property
     def _counts(self) -> np.ndarray:
@@ -251,6 +325,15 @@ class StarColoring:
             raise AssertionError("invalid star colouring: a path on four vertices uses only two colours")
 
 
+def _tolerance(values) -> tuple:
+    """Rounding allowed between two ways of computing one product entry: relative to the entries summed, plus a
+    little of the largest product (nested derivatives cancel large intermediates)."""
+    values = np.asarray(values)
+    eps = np.finfo(values.dtype if np.issubdtype(values.dtype, np.floating) else np.float64).eps
+    big = float(np.max(np.abs(values))) if values.size else 0.0
+    return 64 * np.sqrt(eps), eps ** 0.75 * big
+
+
 def color_star(pattern, order: str = "largest_first", seed: int = 0) -> StarColoring:
     """Star-colour a symmetric pattern (n x n; a one-sided entry counts for both sides) for compressed Hessians.
 
@@ -265,9 +348,18 @@ def color_star(pattern, order: str = "largest_first", seed: int = 0) -> StarColo
     if order not in ORDERS:
         raise ValueError(f"{fn}: unknown order {order!r}; use one of {ORDERS}")
     p = as_symmetric(pattern, fn)
+    n = p.shape[0]
     adj = p.copy()
     adj.setdiag(False)
     adj.eliminate_zeros()
+    if adj.nnz == 0:  # diagonal: one product gives every entry
+        return StarColoring(p, np.zeros(n, dtype=np.int64), order)
     visit = _order(adj, order, seed)
     colors = _star_greedy(adj.indptr.tolist(), adj.indices.tolist(), visit.tolist())
-    return StarColoring(p, np.asarray(colors, dtype=np.int64), order)
+    star = StarColoring(p, np.asarray(colors, dtype=np.int64), order)
+    if star.ncolors > star.lower_bound:  # a distance-2 colouring (no two columns share a row) is a star colouring
+        closed = p + sp.eye_array(n, dtype=bool, format="csr")  # too (of the pattern with its diagonal), and
+        col = color_columns(closed, order, seed)  # greedy sometimes finds a smaller one (9-point stencils)
+        if col.ncolors < star.ncolors:
+            return StarColoring(p, col.colors, order, "distance-2")
+    return star
