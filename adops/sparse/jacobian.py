@@ -115,16 +115,24 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
     """The colouring to use for ``sparsity``: a pattern (any 2-D sparse or dense matrix), a ``Coloring``, a
     ``SparseJacobian`` or ``"auto"``: detect the pattern at these arguments (``kwargs`` included) at every call,
     and colour it, reusing the colouring of an identical pattern detected before (see ``_auto``); a
-    ``StarColoring`` or ``SparseHessian`` when ``f`` is a gradient (its Jacobian is a symmetric Hessian)."""
+    ``StarColoring`` or ``SparseHessian`` when ``f`` is a gradient (its Jacobian is a symmetric Hessian).
+
+    When ``f`` is ``dualad.grad(g)`` or ``revad.grad(g)`` with the same ``argnums`` (its Jacobian is g's
+    Hessian), anything but a ``SparseJacobian`` or ``Coloring`` is taken as a Hessian pattern
+    (``resolve_hessian``): ``"auto"`` detects g's Hessian pattern, which is exact, where detecting through the
+    gradient's own program may give a dense pattern (``dualad.grad`` carries n directions); a pattern matrix is
+    star-coloured and verified like one passed to ``revad.hessian``."""
     nums, _ = normalize_argnums(argnums, len(args), fn)
     kind = MODES[mode]
+    inner = getattr(f, "__fwdrev_grad__", None)  # f = grad(g, inner argnums): its Jacobian is g's Hessian
+    if isinstance(sparsity, (StarColoring, SparseHessian)) or (
+            inner is not None and normalize_argnums(inner[1], len(args), fn)[0] == nums
+            and not isinstance(sparsity, (SparseJacobian, Coloring))):  # symmetric: star colouring, verified
+        return resolve_hessian(sparsity, inner[0] if inner is not None else f, args, nums, fn, kwargs)
     if isinstance(sparsity, str):
         if sparsity != "auto":
             raise ValueError(f"{fn}: sparsity must be 'auto', a pattern matrix, a Coloring or a SparseJacobian, got "
                              f"{sparsity!r}")
-        inner = getattr(f, "__fwdrev_grad__", None)  # f = grad(g, inner argnums): its Jacobian is g's Hessian
-        if inner is not None and normalize_argnums(inner[1], len(args), fn)[0] == nums:
-            return resolve_hessian("auto", inner[0], args, nums, fn, kwargs)
         sj = _auto(f, args, kwargs, nums)
         if inner is not None and sj.pattern.nnz == sj.shape[0] * sj.shape[1] and sj.shape[1] >= DENSE_WARN:
             warnings.warn(f"{fn}: the Jacobian of the gradient of {_name(inner[0])} with respect to other arguments "
@@ -133,8 +141,6 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
                           "revad.hessian(f, argnums=<all of them>, sparsity='auto') and take the block",
                           UserWarning, stacklevel=4)
         result = sj.coloring(mode)
-    elif isinstance(sparsity, (StarColoring, SparseHessian)):  # a Hessian (the Jacobian of a gradient): symmetric
-        return resolve_hessian(sparsity, f, args, nums, fn, kwargs)
     elif isinstance(sparsity, SparseJacobian):
         result = sparsity.coloring(mode)
     elif isinstance(sparsity, Coloring):

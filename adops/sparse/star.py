@@ -233,7 +233,9 @@ class StarColoring:
         - an entry that sums several pattern entries, whose recovered values (read elsewhere) do not add up to it.
 
         It cannot catch a missed value that lands only in entries read directly and nowhere cross-checked: a
-        diagonal pattern has one colour and reads row sums as the diagonal (H @ 1 = diag(d) @ 1 for d = H @ 1).
+        missed (i, k) between two variables of the same colour is added to the read of H[i, i] (row i of the
+        product of i's own colour), and a diagonal pattern, one colour, reads row sums as the diagonal
+        (H @ 1 = diag(d) @ 1 for d = H @ 1). A value below the rounding allowance (``_tolerance``) also passes.
         ``probe=(v, Hv)``, one more product with a random direction v, closes that gap: the recovered matrix must
         reproduce Hv, which a missed nonzero breaks for almost every v. The hessian functions run it for patterns
         not detected by ``hessian_sparsity`` (``verify``).
