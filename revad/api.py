@@ -251,6 +251,11 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
       expect a missed nonzero to go unnoticed. Prefer detected patterns (``"auto"`` or
       ``SparseJacobian.detect``).
 
+    Of a gradient (``jacrev(dualad.grad(f))`` or ``jacrev(revad.grad(f))``, same ``argnums``), ``sparsity`` is a
+    Hessian pattern: ``"auto"`` detects f's Hessian pattern, a matrix is star-coloured and verified, as in
+    ``revad.hessian``. Reverse-over-forward is not for large n: the inner ``dualad.grad`` carries n directions
+    through every sweep (n = 10^4: 20 s and 7.4 GB, against 4 ms for ``revad.hessian(f, sparsity=sh)``).
+
     Examples
     --------
     >>> import numpy as np
@@ -319,7 +324,9 @@ def hessian(f: Callable, argnums: int | tuple = 0, sparsity=None) -> Callable:
 
     With ``sparsity`` (``"auto"``, a pattern, an ``adops.sparse.StarColoring`` or ``SparseHessian``), one outer
     sweep carries one cotangent per colour of a star colouring and the result is a symmetric ``scipy.sparse`` CSR
-    matrix (in.size x in.size; several inputs: stacked).
+    matrix (in.size x in.size; several inputs: stacked). ``"auto"`` detects the pattern at every call (with the
+    call's keyword arguments); a detected ``SparseHessian`` is reused as trusted (same program assumed); a pattern
+    of your own is verified with one extra random Hessian-vector product, so a missed nonzero raises.
 
     Examples
     --------
