@@ -359,9 +359,10 @@ def color_star(pattern, order: str = "largest_first", seed: int = 0) -> StarColo
     visit = _order(adj, order, seed)
     colors = _star_greedy(adj.indptr.tolist(), adj.indices.tolist(), visit.tolist())
     star = StarColoring(p, np.asarray(colors, dtype=np.int64), order)
-    if star.ncolors > star.lower_bound:  # a distance-2 colouring (no two columns share a row) is a star colouring
-        closed = p + sp.eye_array(n, dtype=bool, format="csr")  # too (of the pattern with its diagonal), and
-        col = color_columns(closed, order, seed)  # greedy sometimes finds a smaller one (9-point stencils)
+    fewest = int(np.diff(adj.indptr).max()) + 1  # no column colouring of the pattern with its diagonal has fewer
+    if star.ncolors > max(star.lower_bound, fewest):  # a distance-2 colouring (no two columns share a row) is a star
+        closed = p + sp.eye_array(n, dtype=bool, format="csr")  # colouring too (of the pattern with its diagonal),
+        col = color_columns(closed, order, seed)  # and greedy sometimes finds a smaller one (9-point stencils)
         if col.ncolors < star.ncolors:
             return StarColoring(p, col.colors, order, "distance-2")
     return star
