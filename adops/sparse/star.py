@@ -257,19 +257,19 @@ class StarColoring:
                              f"group {c} is {flat[empty[np.argmax(stray)]]:.6g} where the pattern has no entry; "
                              f"{advice}")
         p = self.pattern
-        h = sp.csr_array((flat[slots], p.indices.copy(), p.indptr.copy()), shape=(n, n))
+        values = flat[slots]
+        h = sp.csr_array((values, p.indices.copy(), p.indptr.copy()), shape=(n, n))
         if h.nnz:
             rtol, atol = _tolerance(b)
-            onehot = self._onehot
-            got = b.T
-            explained = (h @ onehot).toarray()
-            scale = (abs(h) @ onehot).toarray() + np.abs(got)
-            bad = np.abs(got - explained) > rtol * scale + atol
+            lands = self._lands  # where each entry lands in the products: row i of product c(j)
+            explained = np.bincount(lands, weights=values, minlength=flat.size)
+            scale = np.bincount(lands, weights=np.abs(values), minlength=flat.size) + np.abs(flat)
+            bad = np.abs(flat - explained) > rtol * scale + atol
             if bad.any():
-                i, c = np.unravel_index(int(np.argmax(bad)), bad.shape)
+                c, i = divmod(int(np.argmax(bad)), n)
                 raise ValueError(f"{fn}: the Hessian sparsity pattern misses a nonzero: row {i} of the product with "
-                                 f"colour group {c} is {got[i, c]:.6g} but the pattern's entries, each read from the "
-                                 f"products, explain {explained[i, c]:.6g}; {advice}")
+                                 f"colour group {c} is {b[c, i]:.6g} but the pattern's entries, each read from the "
+                                 f"products, explain {explained[c * n + i]:.6g}; {advice}")
         if probe is not None:
             v, hv = (np.asarray(a) for a in probe)
             rtol, atol = _tolerance(np.concatenate([b.ravel(), hv.ravel()]))
@@ -301,9 +301,11 @@ class StarColoring:
         return slots, np.flatnonzero(~covered)
 
     @cached_property
-    def _onehot(self) -> sp.csr_array:
-        n = self.colors.size
-        return sp.csr_array((np.ones(n), self.colors, np.arange(n + 1)), shape=(n, max(1, self.ncolors)))
+    def _lands(self) -> np.ndarray:
+        p = self.pattern
+        n = p.shape[0]
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(p.indptr))
+        return self.colors[p.indices] * n + rows
 
     @cached_property
     def _counts(self) -> np.ndarray:
@@ -359,10 +361,11 @@ def color_star(pattern, order: str = "largest_first", seed: int = 0) -> StarColo
     visit = _order(adj, order, seed)
     colors = _star_greedy(adj.indptr.tolist(), adj.indices.tolist(), visit.tolist())
     star = StarColoring(p, np.asarray(colors, dtype=np.int64), order)
-    fewest = int(np.diff(adj.indptr).max()) + 1  # no column colouring of the pattern with its diagonal has fewer
-    if star.ncolors > max(star.lower_bound, fewest):  # a distance-2 colouring (no two columns share a row) is a star
-        closed = p + sp.eye_array(n, dtype=bool, format="csr")  # colouring too (of the pattern with its diagonal),
-        col = color_columns(closed, order, seed)  # and greedy sometimes finds a smaller one (9-point stencils)
+    # A distance-2 colouring of the pattern with its diagonal (no two columns share a row) is a star colouring too,
+    # and greedy sometimes finds a smaller one (9-point stencils); it needs at least the densest row's count.
+    fewest = int(np.diff(adj.indptr).max()) + 1
+    if star.ncolors > fewest and star.ncolors > star.lower_bound:
+        col = color_columns(p + sp.eye_array(n, dtype=bool, format="csr"), order, seed)
         if col.ncolors < star.ncolors:
             return StarColoring(p, col.colors, order, "distance-2")
     return star
