@@ -74,6 +74,10 @@ def test_auto_detects_at_every_call_with_the_calls_arguments():
         for hess in HESSIANS.values():
             np.testing.assert_allclose(hess(kw, sparsity="auto")(x, extra=extra).toarray(),
                                        revad.hessian(kw)(x, extra=extra), atol=1e-12)
+    shift = [1]
+    closure = lambda x: np.sum(x[shift[0]:] * x[:-shift[0]] ** 2)  # a closure constant that changes between calls
+    for shift[0] in (1, 2, 3):
+        np.testing.assert_allclose(revad.hessian(closure, sparsity="auto")(x).toarray(), revad.hessian(closure)(x))
     for g in (lambda x: x[np.argmax(x)] * x[0], lambda x: np.sum(x[x > 0.5] ** 2 * x[0]),
               lambda x: np.sum(x[np.flatnonzero(x > 0.5)] ** 3)):
         for point in (np.array([0.1, 0.9, 0.3, 0.7]), np.array([0.9, 0.1, 0.7, 0.3])):
