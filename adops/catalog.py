@@ -17,7 +17,10 @@ CONVENTIONS = """\
 | `sign`, `floor`, `ceil`, `round`/`rint`, `trunc` | 0 everywhere (returned as constants) |
 | `clip(x, lo, hi)` at `x == lo` or `x == hi` | 0 (strictly inside the bounds: 1) |
 | `sort` with equal entries | the stable order's permutation |
-| comparisons, `argmax`, `argsort`, `*_like`, shape queries | no derivative: plain arrays |
+| comparisons, `argmax`, `argsort`, `*_like`, shape queries, `matrix_rank` | no derivative: plain arrays |
+| `eigh`/`eigvalsh`/`svd` at repeated eigenvalues or singular values | the values' first derivatives are finite (an unused output's cotangent is a symbolic zero); the vectors' derivatives, and second derivatives through them, are inf/NaN (as in JAX) |
+| eigenvector and singular-vector signs, `qr`'s signs | NumPy's (LAPACK's) at the point; derivatives keep that choice locally |
+| `eig` with complex or repeated eigenvalues; `svd(full_matrices=True)` of a non-square matrix; `qr(mode != 'reduced')` | a clear error |
 
 ## Conventions at domain edges (both engines, every nesting)
 

@@ -32,7 +32,7 @@ class Sample:
     label: str = ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class Op:
     """One primitive, every field together.
 
@@ -79,13 +79,9 @@ class Op:
     result: Callable = tuple
 
     def __post_init__(self):
-        if not isinstance(self.vjps, tuple):  # TRANSITIONAL: legacy containers, removed after the rebase
-            legacy = self.vjps
-            self.vjps = ()
-            if hasattr(legacy, "all"):
-                self.vjp_all = lambda ct, ans, *p, **kw: legacy.all(ct, ans, p, kw)
-            else:
-                self.vjp_all = lambda ct, ans, *p, **kw: [legacy[i](ct, ans, *p, **kw) for i in range(len(p))]
+        if not isinstance(self.vjps, tuple):
+            raise TypeError(f"Op {self.name!r}: vjps must be a tuple of per-input rules; declare an all-inputs rule "
+                            "as vjp_all=")
         if self.vjp_all is not None and self.vjps:
             raise TypeError(f"Op {self.name!r}: declare per-input vjps or one vjp_all, not both")
         if self.sympy is None:

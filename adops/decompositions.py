@@ -164,7 +164,7 @@ composite("linalg.eigvalsh", (np.linalg.eigvalsh,), _eigvalsh,
                "eigenvalues")
 
 
-# ---- svd (reduced): U, s, Vh ---------------------------------------------------------------------------------------
+# ---- svd (reduced): U, s, Vh -------------------------------------------------------------------------------------
 def _svd_jvp(tangents, ans, a):
     u, s, vh = ans
     da = tangents[0]
@@ -280,14 +280,15 @@ composite("linalg.svd", (np.linalg.svd,), _svd,
           samples=(Sample(((3, 2),), lambda a: np.linalg.svd(a, full_matrices=False), "tall"),
                    Sample(((2, 3),), lambda a: np.linalg.svd(a, full_matrices=False), "wide"),
                    Sample(((2, 2),), np.linalg.svd, "square, full_matrices=True"),
-                   Sample(((2, 3, 2),), lambda a: np.linalg.svd(a, compute_uv=False), "stacked, compute_uv=False")),
+                   Sample(((2, 3, 2),), lambda a: np.linalg.svd(a, compute_uv=False),
+                          "stacked, compute_uv=False")),
           math="the svd record (reduced); compute_uv=False keeps s, so U and Vh get symbolic-zero cotangents; "
                "full_matrices=True only for square matrices")
 composite("linalg.svdvals", (np.linalg.svdvals,), _svdvals, samples=(Sample(((3, 3),), np.linalg.svdvals),),
           math="svd(x, compute_uv=False)")
 
 
-# ---- qr (reduced): Q, R -----------------------------------------------------------------------------------------------
+# ---- qr (reduced): Q, R -------------------------------------------------------------------------------------------
 def _parse_qr(a, mode="reduced"):
     if ndim(a) < 2:
         raise ValueError(f"np.linalg.qr: needs a matrix (shape (..., m, n)), got shape {shape(a)}")
@@ -476,7 +477,7 @@ composite("linalg.eigvals", (np.linalg.eigvals,), lambda a: np.linalg.eig(a).eig
           samples=(Sample(((3, 3),), _sym_matrix_sample(np.linalg.eigvals)),), math="eig's eigenvalues")
 
 
-# ---- composites ------------------------------------------------------------------------------------------------------
+# ---- composites --------------------------------------------------------------------------------------------------
 def _cutoff(a, rcond, rtol):
     m, n = shape(a)[-2:]
     tol = rtol if rtol is not None else rcond

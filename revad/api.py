@@ -354,8 +354,7 @@ def _pull(fn, primals, ct, ans):
     unused outputs when ``fn`` returns several arrays) back to its inputs."""
     several = isinstance(ans, tuple)
     cts, anss = (ct, ans) if several else ((ct,), (ans,))
-    first = next(c for c in cts if c is not None)
-    lead = anss[cts.index(first)]
+    first, lead = next((c, a) for c, a in zip(cts, anss) if c is not None)
     batch = leaf_shape(first)[:len(leaf_shape(first)) - len(leaf_shape(lead))]
     tape, out, inputs = _trace_call(fn, primals, tuple(range(len(primals))), "revad.checkpoint")
     _, out_slots, _ = _output_leaves(out, tape, "revad.checkpoint")
