@@ -18,9 +18,10 @@ CONVENTIONS = """\
 | `clip(x, lo, hi)` at `x == lo` or `x == hi` | 0 (strictly inside the bounds: 1) |
 | `sort` with equal entries | the stable order's permutation |
 | comparisons, `argmax`, `argsort`, `*_like`, shape queries, `matrix_rank` | no derivative: plain arrays |
-| `eigh`/`eigvalsh`/`svd` at repeated eigenvalues or singular values | the values' first derivatives are finite (an unused output's cotangent is a symbolic zero); the vectors' derivatives, and second derivatives through them, are inf/NaN (as in JAX) |
-| eigenvector and singular-vector signs, `qr`'s signs | NumPy's (LAPACK's) at the point; derivatives keep that choice locally |
-| `eig` with complex or repeated eigenvalues; `svd(full_matrices=True)` of a non-square matrix; `qr(mode != 'reduced')` | a clear error |
+| `eigh`, `svd` at repeated eigen/singular values | values: finite first derivatives; vectors: inf/NaN (as JAX) |
+| second derivatives through repeated eigen/singular values | NaN where the vectors' derivative enters (as JAX) |
+| eigenvector, singular-vector and `qr` signs | NumPy's at the point, kept locally by the derivatives |
+| `eig` (complex or repeated), `svd(full_matrices=True)` non-square | a clear error |
 
 ## Conventions at domain edges (both engines, every nesting)
 
