@@ -25,6 +25,11 @@ SVDResult = type(np.linalg.svd(np.eye(1)))
 QRResult = type(np.linalg.qr(np.eye(1)))
 
 
+def _joined(result):
+    """Every output of a decomposition in one flat array (registry samples: tests generated from them take one)."""
+    return np.concatenate([np.ravel(o) for o in result])
+
+
 def _eye(k: int, like):
     return np.eye(k, dtype=result_dtype(like))
 
@@ -146,8 +151,8 @@ EIGH = register(Op(
     name="linalg.eigh", impl=lambda a, upper: np.linalg.eigh(a, UPLO="U" if upper else "L"), jvp=_eigh_jvp,
     vjps=(_eigh_vjp,), sympy=_stacked(_sym_eigh_one), cost=_cubed, outputs=2, result=EighResult._make,
     domain=WELL_CONDITIONED,
-    samples=(Sample(((3, 3),), np.linalg.eigh, "lower triangle read"),
-             Sample(((2, 2),), lambda a: np.linalg.eigh(a, UPLO="U"), "UPLO='U'"),
+    samples=(Sample(((3, 3),), lambda a: _joined(np.linalg.eigh(a)), "lower triangle read"),
+             Sample(((2, 2),), lambda a: _joined(np.linalg.eigh(a, UPLO="U")), "UPLO='U'"),
              Sample(((2, 2, 2),), lambda a: np.linalg.eigh(a).eigenvectors ** 2, "stacked, V**2 (sign-free)")),
     math="dw = diag(V^T dA V), dV = V (F o V^T dA V), F_ij = 1/(w_j - w_i); A_bar = V (diag(w_bar) + F o V^T V_bar) "
          "V^T read back into the triangle NumPy reads; oracle: mpmath eigsy at 110 digits, derivatives by central "
@@ -277,9 +282,9 @@ def _svdvals(x):
 
 
 composite("linalg.svd", (np.linalg.svd,), _svd,
-          samples=(Sample(((3, 2),), lambda a: np.linalg.svd(a, full_matrices=False), "tall"),
-                   Sample(((2, 3),), lambda a: np.linalg.svd(a, full_matrices=False), "wide"),
-                   Sample(((2, 2),), np.linalg.svd, "square, full_matrices=True"),
+          samples=(Sample(((3, 2),), lambda a: _joined(np.linalg.svd(a, full_matrices=False)), "tall"),
+                   Sample(((2, 3),), lambda a: _joined(np.linalg.svd(a, full_matrices=False)), "wide"),
+                   Sample(((2, 2),), lambda a: _joined(np.linalg.svd(a)), "square, full_matrices=True"),
                    Sample(((2, 3, 2),), lambda a: np.linalg.svd(a, compute_uv=False),
                           "stacked, compute_uv=False")),
           math="the svd record (reduced); compute_uv=False keeps s, so U and Vh get symbolic-zero cotangents; "
@@ -384,8 +389,9 @@ def _sym_qr_one(a):
 register(Op(
     name="linalg.qr", impl=np.linalg.qr, jvp=_qr_jvp, vjps=(_qr_vjp,), sympy=_stacked(_sym_qr_one),
     cost=lambda s, **p: 4 * s[-2] * s[-1] * min(s[-2:]), outputs=2, result=QRResult._make, domain=WELL_CONDITIONED,
-    samples=(Sample(((3, 2),), np.linalg.qr, "tall"), Sample(((3, 3),), lambda a: np.linalg.qr(a).R, "square, R"),
-             Sample(((2, 3),), np.linalg.qr, "wide"),
+    samples=(Sample(((3, 2),), lambda a: _joined(np.linalg.qr(a)), "tall"),
+             Sample(((3, 3),), lambda a: np.linalg.qr(a).R, "square, R"),
+             Sample(((2, 3),), lambda a: _joined(np.linalg.qr(a)), "wide"),
              Sample(((2, 3, 2),), lambda a: np.linalg.qr(a).Q[..., 0, :], "stacked, Q row")),
     math="X = dA R^-1, C = Q^T X, O = tril(C,-1) - tril(C,-1)^T: dQ = Q (O - C) + X, dR = (C - O) R; wide: the "
          "square block, then dR2 = dQ^T A2 + Q^T dA2; oracle: Gram-Schmidt in mpmath at 110 digits, LAPACK's signs"),
@@ -468,7 +474,8 @@ def _sym_matrix_sample(fn):
 register(Op(
     name="linalg.eig", impl=_eig_impl, jvp=_eig_jvp, vjps=(_eig_vjp,), sympy=_stacked(_sym_eig_one), cost=_cubed,
     outputs=2, result=EigResult._make, domain=WELL_CONDITIONED,
-    samples=(Sample(((3, 3),), _sym_matrix_sample(np.linalg.eig), "real eigenvalues"),
+    samples=(Sample(((3, 3),), _sym_matrix_sample(lambda b: _joined(np.linalg.eig(b))),
+                    "real eigenvalues"),
              Sample(((2, 2, 2),), _sym_matrix_sample(lambda b: np.linalg.eig(b).eigenvalues), "stacked, values")),
     math="S = V^-1 dA V: dw = diag S, dV = V (F o S) renormalized to unit columns, F_ij = 1/(w_j - w_i); complex "
          "or repeated eigenvalues raise; oracle: mpmath eig at 110 digits, NumPy's order and signs"),
