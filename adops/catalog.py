@@ -17,7 +17,11 @@ CONVENTIONS = """\
 | `sign`, `floor`, `ceil`, `round`/`rint`, `trunc` | 0 everywhere (returned as constants) |
 | `clip(x, lo, hi)` at `x == lo` or `x == hi` | 0 (strictly inside the bounds: 1) |
 | `sort` with equal entries | the stable order's permutation |
-| comparisons, `argmax`, `argsort`, `*_like`, shape queries | no derivative: plain arrays |
+| comparisons, `argmax`, `argsort`, `*_like`, shape queries, `matrix_rank` | no derivative: plain arrays |
+| `eigh`, `svd` at repeated eigen/singular values | values: finite first derivatives; vectors: inf/NaN (as JAX) |
+| second derivatives through repeated eigen/singular values | NaN where the vectors' derivative enters (as JAX) |
+| eigenvector, singular-vector and `qr` signs | NumPy's at the point, kept locally by the derivatives |
+| `eig` (complex or repeated), `svd(full_matrices=True)` non-square | a clear error |
 
 ## Conventions at domain edges (both engines, every nesting)
 

@@ -32,24 +32,31 @@ class Sample:
     label: str = ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class Op:
     """One primitive, every field together.
 
     ``impl(*arrays, **params)`` is the NumPy implementation, written so that leading batch axes pass
     through. ``jvp(tangents, ans, *primals, **params)`` gets ``None`` for a zero tangent and returns the
-    output tangent (or ``None``: the output is a constant). ``vjps[i](ct, ans, *primals, **params)`` is
-    the cotangent of input ``i``; ``vjp`` gives them all at once. ``sympy`` evaluates the op on object
-    arrays of SymPy expressions. ``cost(*shapes, **params)`` counts primal flops.
+    output tangent (or ``None``: the output is a constant). Reverse rules come in one of two declared forms:
+    ``vjps[i](ct, ans, *primals, **params)`` is the cotangent of input ``i`` (the sweep calls only the rules of
+    inputs that need one), or ``vjp_all(ct, ans, *primals, **params)`` returns every input's cotangent at once
+    (ops taking any number of arrays, or whose inputs share most of the work). ``sympy`` evaluates the op on
+    object arrays of SymPy expressions. ``cost(*shapes, **params)`` counts primal flops.
+
+    A record with ``outputs > 1`` returns several arrays (``impl`` returns a sequence of them, ``result`` builds
+    the container the user gets back, e.g. NumPy's ``EighResult._make``). Its ``jvp`` returns one tangent per
+    output (``None`` for a constant one), and its rules receive ``ans`` and ``ct`` as tuples with one entry per
+    output, where ``ct[j] is None`` means output j's cotangent is a symbolic zero: the rule skips its terms.
     """
 
     name: str
     impl: Callable
     jvp: Callable | None
-    vjps: tuple
-    sympy: Callable
-    cost: Callable
-    domain: Any = field(default_factory=Domain)
+    vjps: tuple = ()
+    sympy: Callable | None = None
+    cost: Callable | None = None
+    domain: Domain | tuple = field(default_factory=Domain)
     samples: tuple = ()
     numpy: tuple = ()  # NumPy callables this record answers for (documentation and coverage)
     composite: bool = False
@@ -67,6 +74,20 @@ class Op:
     # (linear in each argument on its own: products, matmul, einsum; second derivatives only across arguments),
     # "nonlinear" (the safe default; elementwise records refine it per pair of arguments from their SymPy form)
     curvature: str = "nonlinear"
+    vjp_all: Callable | None = None
+    outputs: int = 1
+    result: Callable = tuple
+
+    def __post_init__(self):
+        if not isinstance(self.vjps, tuple):
+            raise TypeError(f"Op {self.name!r}: vjps must be a tuple of per-input rules; declare an all-inputs rule "
+                            "as vjp_all=")
+        if self.vjp_all is not None and self.vjps:
+            raise TypeError(f"Op {self.name!r}: declare per-input vjps or one vjp_all, not both")
+        if self.sympy is None:
+            self.sympy = self.impl
+        if self.cost is None:
+            self.cost = _no_flops
 
     @property
     def differentiable(self) -> bool:
@@ -74,11 +95,18 @@ class Op:
 
     def vjp(self, ct, ans, *primals, **params) -> tuple:
         """All input cotangents at once (``None`` where the input has no derivative)."""
+        if self.vjp_all is not None:
+            return tuple(self.vjp_all(ct, ans, *primals, **params))
         rules = [self.vjps[i] for i in range(len(primals))]
         return tuple(None if rule is None else rule(ct, ans, *primals, **params) for rule in rules)
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def _no_flops(*shapes, **params) -> int:
+    """Data movement only: no flops."""
+    return 0
 
 
 OPS: dict[str, Op] = {}

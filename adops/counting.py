@@ -134,7 +134,8 @@ class Meter(Traced):
         if not op.differentiable or op.composite:
             return op.impl(*raw, **params)
         record(op, raw, params)
-        return Meter(op.impl(*raw, **params))
+        out = op.impl(*raw, **params)
+        return Meter(out) if op.outputs == 1 else op.result([Meter(o) for o in out])
 
     def _no_rule(self, key, args, kwargs):
         # bookkeeping calls inside rules (np.zeros, np.eye, ...) are not primitives: run them uncounted
@@ -145,8 +146,14 @@ def _unwrap(x):
     if isinstance(x, Meter):
         return x.value
     if isinstance(x, (list, tuple)):
-        return type(x)(_unwrap(v) for v in x)
+        return _rebuild(x, [_unwrap(v) for v in x])
     return x
+
+
+def _rebuild(x, items):
+    """A list or tuple like ``x`` (NumPy's result namedtuples too) holding ``items``."""
+    make = getattr(x, "_make", None)
+    return make(items) if make is not None else type(x)(items)
 
 
 def _wrap(x):
@@ -154,7 +161,7 @@ def _wrap(x):
     if x is None or type(x) in (int, float, bool, str) or isinstance(x, (np.dtype, type)):
         return x
     if isinstance(x, (list, tuple)):
-        return type(x)(_wrap(v) for v in x)
+        return _rebuild(x, [_wrap(v) for v in x])
     return Meter(x)
 
 

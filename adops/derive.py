@@ -70,17 +70,29 @@ def _strong_product_jvp(tangents, ans, t, d):
 
 
 STRONG_PRODUCT = register(Op(
-    "strong_product", _strong_product, _strong_product_jvp,
-    (lambda ct, ans, t, d: unbroadcast(_times(ct, d, True), t, ans),
-     lambda ct, ans, t, d: unbroadcast(_times(ct, t, True), d, ans)),
-    lambda t, d: t * d, lambda *shapes: int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)), Domain(), (),
-    math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)", sparsity="elementwise"))
+    name="strong_product",
+    impl=_strong_product,
+    jvp=_strong_product_jvp,
+    vjps=(lambda ct, ans, t, d: unbroadcast(_times(ct, d, True), t, ans),
+          lambda ct, ans, t, d: unbroadcast(_times(ct, t, True), d, ans)),
+    sympy=lambda t, d: t * d,
+    cost=lambda *shapes: int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64)),
+    domain=Domain(),
+    samples=(),
+    math="internal: the derivative product t * d with 0 * inf = 0 (strong zero)",
+    sparsity="elementwise"))
 
 
 _NAN = np.float64(np.nan)
 UNDEFINED = register(Op(
-    "undefined_derivative", lambda x: x, lambda tangents, ans, x: _times(tangents[0], _NAN, True),
-    (lambda ct, ans, x: _times(ct, _NAN, True),), lambda x: x, lambda *shapes: 0, Domain(), (),
+    name="undefined_derivative",
+    impl=lambda x: x,
+    jvp=lambda tangents, ans, x: _times(tangents[0], _NAN, True),
+    vjps=(lambda ct, ans, x: _times(ct, _NAN, True),),
+    sympy=lambda x: x,
+    cost=lambda *shapes: 0,
+    domain=Domain(),
+    samples=(),
     math="internal: the value x, with no derivative (NaN in both modes): np.var with ddof >= n"))
 
 
@@ -192,8 +204,18 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
         call = ufuncs[0]
         samples = tuple(Sample((s,) if nargs == 1 else s, call) for s in shapes)
-    op = Op(name, impl, jvp, vjps, lift(sympy_fn, nargs), _elementwise_cost(flops), domain, samples, math=math,
-            strong_zero=strong_zero, sparsity="elementwise")
+    op = Op(
+        name=name,
+        impl=impl,
+        jvp=jvp,
+        vjps=vjps,
+        sympy=lift(sympy_fn, nargs),
+        cost=_elementwise_cost(flops),
+        domain=domain,
+        samples=samples,
+        math=math,
+        strong_zero=strong_zero,
+        sparsity="elementwise")
     return register(op, *ufuncs, parse=parse)
 
 
@@ -211,20 +233,31 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
     if samples is None:
         shapes = UNARY_SHAPES if nargs == 1 else BINARY_SHAPES
         samples = tuple(Sample((s,) if nargs == 1 else s, ufuncs[0]) for s in shapes)
-    op = Op(name, impl, None, (None,) * nargs, sympy_const, _elementwise_cost(1), Domain(), samples, math=math,
-            sparsity="constant", curvature="linear")
+    op = Op(
+        name=name,
+        impl=impl,
+        jvp=None,
+        vjps=(None,) * nargs,
+        sympy=sympy_const,
+        cost=_elementwise_cost(1),
+        domain=Domain(),
+        samples=samples,
+        math=math,
+        sparsity="constant",
+        curvature="linear")
     return register(op, *ufuncs, parse=parse)
 
 
 def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
            samples: tuple, sympy_fn: Callable | None = None, cost: Callable | None = None, math: str = "",
-           jvp: Callable | None = None, sparsity: str = "dense") -> Op:
+           jvp: Callable | None = None, vjp_all: Callable | None = None, sparsity: str = "dense") -> Op:
     """Register an op linear in its array arguments: the JVP is the impl applied to the tangents, and
-    ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i. ``sparsity="select"`` declares
+    ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i (or, for any number of inputs,
+    ``vjp_all(ct, ans, *primals, **params)`` all of them in one call). ``sparsity="select"`` declares
     that each output element is one input element or a constant (reshape, indexing, ...); ``"reduce"`` a sum over
     ``params["axes"]``."""
     if jvp is None:
-        if isinstance(transposes, tuple) and len(transposes) == 1:
+        if len(transposes) == 1:
 
             def jvp(tangents, ans, x, **params):
                 return impl(tangents[0], **params)
@@ -236,8 +269,19 @@ def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, pa
                 filled = [zeros_for(x, batch, ans) if t is None else t for t, x in zip(tangents, primals)]
                 return impl(*filled, **params)
 
-    op = Op(name, impl, jvp, transposes, sympy_fn or impl, cost or _free, Domain(), samples, math=math,
-            sparsity=sparsity, curvature="linear")
+    op = Op(
+        name=name,
+        impl=impl,
+        jvp=jvp,
+        vjps=transposes,
+        vjp_all=vjp_all,
+        sympy=sympy_fn or impl,
+        cost=cost or _free,
+        domain=Domain(),
+        samples=samples,
+        math=math,
+        sparsity=sparsity,
+        curvature="linear")
     return register(op, *callables, parse=parse)
 
 
@@ -261,8 +305,18 @@ def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, 
             out = term if out is None else out + term
         return out
 
-    op = Op(name, impl, jvp, tuple(transposes), sympy_fn or impl, cost, Domain(), samples, math=math,
-            sparsity=sparsity, curvature="multilinear")
+    op = Op(
+        name=name,
+        impl=impl,
+        jvp=jvp,
+        vjps=tuple(transposes),
+        sympy=sympy_fn or impl,
+        cost=cost,
+        domain=Domain(),
+        samples=samples,
+        math=math,
+        sparsity=sparsity,
+        curvature="multilinear")
     return register(op, *callables, parse=parse)
 
 
@@ -270,6 +324,16 @@ def composite(name: str, callables: tuple, impl: Callable, *, samples: tuple, ma
               domain=Domain()) -> Op:
     """Register a NumPy function built from primitives: engines run ``impl`` itself on traced values, so its
     derivative comes from the primitives it calls. Its SymPy form is the same code on SymPy arrays."""
-    op = Op(name, impl, None, (), impl, _free, domain, samples, composite=True, math=math or "built from primitives")
+    op = Op(
+        name=name,
+        impl=impl,
+        jvp=None,
+        vjps=(),
+        sympy=impl,
+        cost=_free,
+        domain=domain,
+        samples=samples,
+        composite=True,
+        math=math or "built from primitives")
     return register(op, *callables, parse=None)
 

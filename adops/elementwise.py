@@ -217,9 +217,17 @@ def _where_register():
     samples = (Sample(((5,), (5,)), lambda x, y: np.where(x > y, x, y), "where(x > y, x, y)"),
                Sample(((2, 3), (3,)), lambda x, y: np.where(x > 0, x, y), "where(x > 0, x, y)"),
                Sample(((4,),), lambda x: np.where(x < 1, x, np.sqrt(np.abs(x))), "where(x < 1, x, sqrt|x|)"))
-    op = Op("where", np.where, _where_jvp, (None, vjp_x, vjp_y), lambda c, x, y: np.where(c, x, y),
-            _elementwise_cost(1), Domain(), samples, math="the chosen branch's derivative; the other gets 0",
-            sparsity="choose")
+    op = Op(
+        name="where",
+        impl=np.where,
+        jvp=_where_jvp,
+        vjps=(None, vjp_x, vjp_y),
+        sympy=lambda c, x, y: np.where(c, x, y),
+        cost=_elementwise_cost(1),
+        domain=Domain(),
+        samples=samples,
+        math="the chosen branch's derivative; the other gets 0",
+        sparsity="choose")
     register(op, np.where, parse=_parse_where)
 
 

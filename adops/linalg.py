@@ -206,23 +206,27 @@ def _einsum_cost(*shapes, terms, out, spare):
     return max(1, len(shapes) - 1) * 2 * int(np.prod(list(sizes.values()), dtype=np.int64))
 
 
-class _EinsumVjps:
-    def __getitem__(self, i):
-        return lambda ct, ans, *ops, **p: _einsum_vjp(i, ct, ans, *ops, **p)
+def _einsum_vjp_all(ct, ans, *ops, **params):
+    return [_einsum_vjp(i, ct, ans, *ops, **params) for i in range(len(ops))]
 
 
-register(Op("einsum", einsum_impl, _einsum_jvp, _EinsumVjps(),
-            lambda *ops, terms, out, spare: np.einsum(_einsum_spec(terms, out), *[as_objects(o) for o in ops]),
-            _einsum_cost, Domain(),
-            (Sample(((2, 3), (3, 4)), lambda a, b: np.einsum("ij,jk->ik", a, b)),
+register(Op(
+    name="einsum",
+    impl=einsum_impl,
+    jvp=_einsum_jvp,
+    vjp_all=_einsum_vjp_all,
+    sympy=lambda *ops, terms, out, spare: np.einsum(_einsum_spec(terms, out), *[as_objects(o) for o in ops]),
+    cost=_einsum_cost,
+    domain=Domain(),
+    samples=(Sample(((2, 3), (3, 4)), lambda a, b: np.einsum("ij,jk->ik", a, b)),
              Sample(((2, 3), (2, 3)), lambda a, b: np.einsum("ij,ij->i", a, b), "row dots"),
              Sample(((3, 4),), lambda a: np.einsum("ij->j", a), "column sums"),
              Sample(((2, 3), (3,), (3, 2)), lambda a, b, c: np.einsum("ij,j,jk", a, b, c), "three operands"),
              Sample(((2, 2, 3), (3, 4)), lambda a, b: np.einsum("...j,jk->...k", a, b), "ellipsis"),
              Sample(((3, 3),), lambda a: np.einsum("ii->i", a), "diagonal"),
              Sample(((3, 3, 2), (2,)), lambda a, b: np.einsum("iij,j", a, b), "repeated index, implicit output")),
-            math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others",
-            curvature="multilinear"),
+    math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others",
+    curvature="multilinear"),
          np.einsum, parse=_parse_einsum)
 
 
@@ -295,13 +299,18 @@ def _diag_vjp(ct, ans, x, k, nd):
     return full
 
 
-DIAGONAL = register(Op("diagonal", lambda x, offset: np.diagonal(x, offset=offset, axis1=-2, axis2=-1),
-                       lambda ts, ans, x, offset: np.diagonal(ts[0], offset=offset, axis1=-2, axis2=-1),
-                       (lambda ct, ans, x, offset: _diag_vjp(ct, ans, x, offset, 2),),
-                       lambda x, offset: np.diagonal(as_objects(x), offset, -2, -1), lambda *s, **p: 0, Domain(),
-                       (Sample(((3, 4),), lambda x: np.diagonal(x)),
-                        Sample(((2, 3, 3),), lambda x: np.diagonal(x, 1, -2, -1), "stacked, offset 1")),
-                       math="linear; transpose places the cotangent on the diagonal", sparsity="select"),
+DIAGONAL = register(Op(
+    name="diagonal",
+    impl=lambda x, offset: np.diagonal(x, offset=offset, axis1=-2, axis2=-1),
+    jvp=lambda ts, ans, x, offset: np.diagonal(ts[0], offset=offset, axis1=-2, axis2=-1),
+    vjps=(lambda ct, ans, x, offset: _diag_vjp(ct, ans, x, offset, 2),),
+    sympy=lambda x, offset: np.diagonal(as_objects(x), offset, -2, -1),
+    cost=lambda *s, **p: 0,
+    domain=Domain(),
+    samples=(Sample(((3, 4),), lambda x: np.diagonal(x)),
+             Sample(((2, 3, 3),), lambda x: np.diagonal(x, 1, -2, -1), "stacked, offset 1")),
+    math="linear; transpose places the cotangent on the diagonal",
+    sparsity="select"),
                     np.diagonal, parse=lambda a, offset=0, axis1=0, axis2=1: _parse_diagonal(a, offset, axis1, axis2))
 
 
@@ -351,12 +360,17 @@ def _spd_call(fn):
     return lambda a, *rest: fn(a + eye_like(a, 3), *rest)
 
 
-register(Op("linalg.inv", np.linalg.inv, lambda ts, ans, a: -(ans @ ts[0] @ ans),
-            (lambda ct, ans, a: -(_mT(ans) @ ct @ _mT(ans)),),
-            matrices(lambda m: np.array(m.inv().tolist(), dtype=object)), lambda s, **p: 2 * s[-1] ** 3 *
-            int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-            (Sample(((3, 3),), _spd_call(np.linalg.inv)), Sample(((2, 2, 2),), _spd_call(np.linalg.inv), "stacked")),
-            math="d inv = -ans dA ans; A_bar = -ans^T C_bar ans^T"),
+register(Op(
+    name="linalg.inv",
+    impl=np.linalg.inv,
+    jvp=lambda ts, ans, a: -(ans @ ts[0] @ ans),
+    vjps=(lambda ct, ans, a: -(_mT(ans) @ ct @ _mT(ans)),),
+    sympy=matrices(lambda m: np.array(m.inv().tolist(), dtype=object)),
+    cost=lambda s, **p: 2 * s[-1] ** 3 *
+    int(np.prod(s[:-2], dtype=np.int64)),
+    domain=WELL_CONDITIONED,
+    samples=(Sample(((3, 3),), _spd_call(np.linalg.inv)), Sample(((2, 2, 2),), _spd_call(np.linalg.inv), "stacked")),
+    math="d inv = -ans dA ans; A_bar = -ans^T C_bar ans^T"),
          np.linalg.inv, parse=_parse_inv)
 
 
@@ -416,12 +430,17 @@ def _sym_solve(a, b, vector):
     return out[..., 0] if vector else out
 
 
-register(Op("linalg.solve", solve_impl, _solve_jvp, (_solve_vjp_a, _solve_vjp_b), _sym_solve,
-            lambda sa, sb, **p: 2 * sa[-1] ** 3 // 3 + 2 * sa[-1] ** 2 * (1 if p["vector"] else sb[-1]),
-            WELL_CONDITIONED,
-            (Sample(((3, 3), (3,)), _spd_call(np.linalg.solve)), Sample(((3, 3), (3, 2)), _spd_call(np.linalg.solve),
+register(Op(
+    name="linalg.solve",
+    impl=solve_impl,
+    jvp=_solve_jvp,
+    vjps=(_solve_vjp_a, _solve_vjp_b),
+    sympy=_sym_solve,
+    cost=lambda sa, sb, **p: 2 * sa[-1] ** 3 // 3 + 2 * sa[-1] ** 2 * (1 if p["vector"] else sb[-1]),
+    domain=WELL_CONDITIONED,
+    samples=(Sample(((3, 3), (3,)), _spd_call(np.linalg.solve)), Sample(((3, 3), (3, 2)), _spd_call(np.linalg.solve),
                                                                         "matrix right side")),
-            math="d x = A^-1 (db - dA x); b_bar = A^-T x_bar, A_bar = -b_bar x^T"),
+    math="d x = A^-1 (db - dA x); b_bar = A^-T x_bar, A_bar = -b_bar x^T"),
          np.linalg.solve, parse=_parse_solve)
 
 
@@ -462,10 +481,16 @@ def _det_vjp(ct, ans, a):
     return np.expand_dims(ct, (-2, -1)) * cofactors(a, ans)
 
 
-register(Op("linalg.det", np.linalg.det, _det_jvp, (_det_vjp,), matrices(lambda m: m.det()),
-            lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-            (Sample(((3, 3),), _spd_call(np.linalg.det)), Sample(((2, 2, 2),), _spd_call(np.linalg.det), "stacked")),
-            math="d det = tr(adj(A) dA); A_bar = c C, C = det A^-T the cofactors (minors if singular)"),
+register(Op(
+    name="linalg.det",
+    impl=np.linalg.det,
+    jvp=_det_jvp,
+    vjps=(_det_vjp,),
+    sympy=matrices(lambda m: m.det()),
+    cost=lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)),
+    domain=WELL_CONDITIONED,
+    samples=(Sample(((3, 3),), _spd_call(np.linalg.det)), Sample(((2, 2, 2),), _spd_call(np.linalg.det), "stacked")),
+    math="d det = tr(adj(A) dA); A_bar = c C, C = det A^-T the cofactors (minors if singular)"),
          np.linalg.det, parse=_parse_det)
 
 
@@ -477,12 +502,13 @@ def _lower_half(x):
 
 def _parse_cholesky(a, upper=False):
     _square("np.linalg.cholesky", a)
+    return (a,), {"upper": bool(upper)}
+
+
+def _cholesky_jvp(tangents, ans, a, upper):
+    # upper=True reads the upper triangle and returns R = L^T with L the lower factor of A^T: transpose in and out
     if upper:
-        raise TypeError("np.linalg.cholesky: upper=True is not supported; transpose the lower factor instead")
-    return (a,), {}
-
-
-def _cholesky_jvp(tangents, ans, a):
+        return _mT(_cholesky_jvp((_mT(tangents[0]),), _mT(ans), a, False))
     # NumPy reads only the lower triangle of A, so dA acts as tril(dA) + tril(dA, -1)^T;
     # then dL = L Phi(L^-1 dA L^-T)
     t = tangents[0]
@@ -491,14 +517,19 @@ def _cholesky_jvp(tangents, ans, a):
     return ans @ _lower_half(inv_l @ t @ _mT(inv_l))
 
 
-def _cholesky_vjp(ct, ans, a):
+def _cholesky_vjp(ct, ans, a, upper):
+    if upper:
+        return _mT(_cholesky_vjp(_mT(ct), _mT(ans), a, False))
     # the transpose of the JVP, step by step: A_bar = tril(S) + tril(S^T, -1), S = L^-T Phi(L^T L_bar) L^-1
     inv_l = np.linalg.inv(ans)
     s = _mT(inv_l) @ _lower_half(_mT(ans) @ ct) @ inv_l
     return np.tril(s) + np.tril(_mT(s), -1)
 
 
-def _sym_cholesky(a):
+def _sym_cholesky(a, upper):
+    if upper:
+        return np.swapaxes(_sym_cholesky(np.swapaxes(as_objects(a), -1, -2), False), -1, -2)
+
     def factor(m):
         lower = m.lower_triangular()
         return np.array((lower + lower.T - sp.diag(*m.diagonal())).cholesky(hermitian=False).tolist(), dtype=object)
@@ -506,12 +537,20 @@ def _sym_cholesky(a):
     return matrices(factor)(a)
 
 
-register(Op("linalg.cholesky", np.linalg.cholesky, _cholesky_jvp, (_cholesky_vjp,), _sym_cholesky,
-            lambda s, **p: s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-            (Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "lower triangle read"),
+register(Op(
+    name="linalg.cholesky",
+    impl=lambda a, upper: np.linalg.cholesky(a, upper=upper),
+    jvp=_cholesky_jvp,
+    vjps=(_cholesky_vjp,),
+    sympy=_sym_cholesky,
+    cost=lambda s, **p: s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)),
+    domain=WELL_CONDITIONED,
+    samples=(Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "lower triangle read"),
              Sample(((3, 3),), lambda a: np.linalg.cholesky(a @ a.T + eye_like(a)), "a a^T + I"),
-             Sample(((2, 2, 2),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "stacked")),
-            math="dL = L Phi(L^-1 dA L^-T), dA read from the lower triangle; Phi = tril with halved diagonal"),
+             Sample(((2, 2, 2),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3)), "stacked"),
+             Sample(((3, 3),), lambda a: np.linalg.cholesky(0.5 * a + eye_like(a, 3), upper=True), "upper=True")),
+    math="dL = L Phi(L^-1 dA L^-T), dA read from the lower triangle; Phi = tril with halved diagonal; upper=True: "
+         "the same on the transposes"),
          np.linalg.cholesky, parse=_parse_cholesky)
 
 
@@ -535,18 +574,26 @@ def _logabsdet_vjp(ct, ans, a):
     return _strong(np.expand_dims(ct, (-2, -1)), inverse_transpose(a))
 
 
-LOGABSDET = register(Op("logabsdet", lambda a: np.linalg.slogdet(a)[1], _logabsdet_jvp, (_logabsdet_vjp,),
-                        matrices(lambda m: sp.log(sp.Abs(m.det()))),
-                        lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)), WELL_CONDITIONED,
-                        (Sample(((3, 3),), lambda a: np.linalg.slogdet(a + eye_like(a, 3))[1], "slogdet(a)[1]"),
-                         Sample(((2, 2, 2),), lambda a: np.linalg.slogdet(a - eye_like(a, 3))[1], "stacked, det < 0")),
-                        math="d log|det A| = tr(A^-1 dA); A_bar = c A^-T"))
+LOGABSDET = register(Op(
+    name="logabsdet",
+    impl=lambda a: np.linalg.slogdet(a)[1],
+    jvp=_logabsdet_jvp,
+    vjps=(_logabsdet_vjp,),
+    sympy=matrices(lambda m: sp.log(sp.Abs(m.det()))),
+    cost=lambda s, **p: 2 * s[-1] ** 3 // 3 * int(np.prod(s[:-2], dtype=np.int64)),
+    domain=WELL_CONDITIONED,
+    samples=(Sample(((3, 3),), lambda a: np.linalg.slogdet(a + eye_like(a, 3))[1], "slogdet(a)[1]"),
+             Sample(((2, 2, 2),), lambda a: np.linalg.slogdet(a - eye_like(a, 3))[1], "stacked, det < 0")),
+    math="d log|det A| = tr(A^-1 dA); A_bar = c A^-T"))
+
+
+SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
 
 
 def _slogdet(a):
     _square("np.linalg.slogdet", a)
     # the sign is piecewise constant; only log|det| carries a derivative
-    return np.sign(np.linalg.det(a)), call(LOGABSDET, a)
+    return SlogdetResult(np.sign(np.linalg.det(a)), call(LOGABSDET, a))
 
 
 # ---- composites over matmul and einsum ---------------------------------------------------------------------

@@ -107,11 +107,18 @@ def _reduce_samples(fn):
             Sample(((2, 3),), lambda x: fn(x, axis=-1), "axis=-1"))
 
 
-LOGSUMEXP = register(Op("logsumexp", _lse_impl, _lse_jvp, (_lse_vjp,), _sym_lse,
-                        lambda s, **p: 12 * int(np.prod(s, dtype=np.int64)), Domain(),
-                        (Sample(((4,),), lambda x: logsumexp(x)), Sample(((3, 4),), lambda x: logsumexp(x, axis=1)),
-                         Sample(((2, 3),), lambda x: logsumexp(x, axis=0, keepdims=True), "keepdims")),
-                        math="d lse = sum softmax(x) dx", sparsity="reduce"))
+LOGSUMEXP = register(Op(
+    name="logsumexp",
+    impl=_lse_impl,
+    jvp=_lse_jvp,
+    vjps=(_lse_vjp,),
+    sympy=_sym_lse,
+    cost=lambda s, **p: 12 * int(np.prod(s, dtype=np.int64)),
+    domain=Domain(),
+    samples=(Sample(((4,),), lambda x: logsumexp(x)), Sample(((3, 4),), lambda x: logsumexp(x, axis=1)),
+             Sample(((2, 3),), lambda x: logsumexp(x, axis=0, keepdims=True), "keepdims")),
+    math="d lse = sum softmax(x) dx",
+    sparsity="reduce"))
 
 
 def logsumexp(x: ArrayLike, axis: int | tuple | None = None, keepdims: bool = False) -> ArrayLike:
@@ -138,9 +145,16 @@ def _sym_softmax(x, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-SOFTMAX = register(Op("softmax", _softmax_impl, lambda ts, ans, x, axis: _softmax_rule(ts[0], ans, x, axis),
-                      (_softmax_rule,), _sym_softmax, lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)), Domain(),
-                      _reduce_samples(lambda x, axis=-1: softmax(x, axis)), math="d s = s (dx - <s, dx>)"))
+SOFTMAX = register(Op(
+    name="softmax",
+    impl=_softmax_impl,
+    jvp=lambda ts, ans, x, axis: _softmax_rule(ts[0], ans, x, axis),
+    vjps=(_softmax_rule,),
+    sympy=_sym_softmax,
+    cost=lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)),
+    domain=Domain(),
+    samples=_reduce_samples(lambda x, axis=-1: softmax(x, axis)),
+    math="d s = s (dx - <s, dx>)"))
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
@@ -171,10 +185,16 @@ def _sym_log_softmax(x, axis):
     return x - lift(sp.log)(np.sum(lift(sp.exp)(x), axis=axis, keepdims=True))
 
 
-LOG_SOFTMAX = register(Op("log_softmax", _log_softmax_impl, _log_softmax_jvp, (_log_softmax_vjp,), _sym_log_softmax,
-                          lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)), Domain(),
-                          _reduce_samples(lambda x, axis=-1: log_softmax(x, axis)),
-                          math="d ls = dx - <softmax, dx>"))
+LOG_SOFTMAX = register(Op(
+    name="log_softmax",
+    impl=_log_softmax_impl,
+    jvp=_log_softmax_jvp,
+    vjps=(_log_softmax_vjp,),
+    sympy=_sym_log_softmax,
+    cost=lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)),
+    domain=Domain(),
+    samples=_reduce_samples(lambda x, axis=-1: log_softmax(x, axis)),
+    math="d ls = dx - <softmax, dx>"))
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:

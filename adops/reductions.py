@@ -95,12 +95,18 @@ def _prod_vjp(ct, ans, x, axes, keepdims):
     return expand_to(ct, x, axes, keepdims) * _others_product(x, ans, axes, keepdims)
 
 
-register(Op("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims), _prod_jvp, (_prod_vjp,),
-            lambda x, axes, keepdims: np.prod(as_objects(x), axis=axes, keepdims=keepdims), _reduce_cost,
-            Domain(0.5, 1.5),
-            _samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1, 0, 1], dtype=x.dtype)),
+register(Op(
+    name="prod",
+    impl=lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
+    jvp=_prod_jvp,
+    vjps=(_prod_vjp,),
+    sympy=lambda x, axes, keepdims: np.prod(as_objects(x), axis=axes, keepdims=keepdims),
+    cost=_reduce_cost,
+    domain=Domain(0.5, 1.5),
+    samples=_samples(np.prod) + (Sample(((3,),), lambda x: np.prod(x * np.array([1, 0, 1], dtype=x.dtype)),
                                         "prod with a zero"),),
-            math="d prod = sum_i (prod_{j!=i} x_j) dx_i", sparsity="reduce"),
+    math="d prod = sum_i (prod_{j!=i} x_j) dx_i",
+    sparsity="reduce"),
          np.prod, parse=_parse_reduce("prod"))
 
 
@@ -116,10 +122,17 @@ def _extreme(name, fn, pick):
     def vjp(ct, ans, x, axes, keepdims):
         return expand_to(ct, x, axes, keepdims) * share(x, ans, axes, keepdims)
 
-    register(Op(name, lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims), jvp, (vjp,),
-                lambda x, axes, keepdims: select_ties(x, axes, keepdims, pick), _reduce_cost,
-                Domain(kinks=("tie",)), _samples(fn) + (Sample(((4,),), lambda x: fn(x * 0 + 1.5), "all tied"),),
-                math="the winners share the derivative equally", sparsity="reduce"),
+    register(Op(
+        name=name,
+        impl=lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims),
+        jvp=jvp,
+        vjps=(vjp,),
+        sympy=lambda x, axes, keepdims: select_ties(x, axes, keepdims, pick),
+        cost=_reduce_cost,
+        domain=Domain(kinks=("tie",)),
+        samples=_samples(fn) + (Sample(((4,),), lambda x: fn(x * 0 + 1.5), "all tied"),),
+        math="the winners share the derivative equally",
+        sparsity="reduce"),
              fn, *((np.amax,) if fn is np.max else (np.amin,)), parse=_parse_reduce(name))
 
 
@@ -181,9 +194,13 @@ def _norm(x, ord=None, axis=None, keepdims=False):
         if ord == "fro" and (axis is None and nd != 2 or axis is not None and np.ndim(axis) != 1):
             raise ValueError("np.linalg.norm: ord='fro' needs a matrix (2 axes)")
         return _norm_root(np.sum(x * x, axis=axis, keepdims=keepdims), 2)
+    if axis is None and nd == 2 or axis is not None and np.ndim(axis) == 1 and len(axis) == 2:
+        from .decompositions import matrix_norm  # 2, -2, 'nuc' through singular values; 1, inf, -1, -inf
+
+        return matrix_norm(x, ord, (-2, -1) if axis is None else tuple(axis), keepdims)
     if axis is None and nd != 1 or axis is not None and not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"np.linalg.norm: matrix norm ord={ord!r} has no rule; supported: vector norms "
-                        "(ord None, 1, 2, inf, -inf, p) and the Frobenius norm")
+        raise TypeError(f"np.linalg.norm: ord={ord!r} over axis={axis!r} of an array of ndim {nd} has no rule; "
+                        "give one axis (a vector norm) or two (a matrix norm)")
     if ord == 0:  # the number of nonzero entries: piecewise constant, so no derivative
         return np.sum(np.not_equal(x, 0), axis=axis, keepdims=keepdims).astype(np.float64)
     if ord == np.inf:
@@ -224,5 +241,14 @@ composite("linalg.norm", (np.linalg.norm,), _norm,
           samples=(Sample(((5,),), np.linalg.norm), Sample(((3, 4),), np.linalg.norm, "frobenius"),
                    Sample(((3, 4),), lambda x: np.linalg.norm(x, ord=1, axis=1), "ord=1"),
                    Sample(((5,),), lambda x: np.linalg.norm(x, ord=3), "ord=3"),
-                   Sample(((5,),), lambda x: np.linalg.norm(x, ord=np.inf), "ord=inf")),
-          math="vector p-norms and Frobenius, from sum/abs/sqrt/max")
+                   Sample(((5,),), lambda x: np.linalg.norm(x, ord=np.inf), "ord=inf"),
+                   Sample(((3, 2),), lambda x: np.linalg.norm(x, ord=2), "matrix ord=2"),
+                   Sample(((2, 3),), lambda x: np.linalg.norm(x, ord=-2), "matrix ord=-2"),
+                   Sample(((3, 3),), lambda x: np.linalg.norm(x, ord="nuc"), "nuclear"),
+                   Sample(((3, 2),), lambda x: np.linalg.norm(x, ord=1), "matrix ord=1"),
+                   Sample(((3, 2),), lambda x: np.linalg.norm(x, ord=-np.inf), "matrix ord=-inf"),
+                   Sample(((2, 3, 2),), lambda x: np.linalg.norm(x, ord=np.inf, axis=(2, 0), keepdims=True),
+                          "matrix ord=inf, axes (2, 0), keepdims"),
+                   Sample(((3, 2),), lambda x: np.linalg.norm(x, ord=-1, axis=(0, 1)), "matrix ord=-1")),
+          math="vector p-norms and Frobenius from sum/abs/sqrt/max; matrix 2, -2, nuc from singular values; matrix 1, "
+               "inf, -1, -inf from abs/sum/max/min")

@@ -22,27 +22,6 @@ from .derive import composite, linear, nondifferentiable
 from .symbolic import as_objects
 
 
-class Variadic:
-    """VJP rules for an op taking any number of arrays.
-
-    ``vjps[i]`` is input i's rule, as for any op; ``vjps.all(ct, ans, primals, params)`` pulls back to every
-    input in one call, which the reverse sweep prefers: n inputs then cost O(n), not n calls of n arguments.
-    """
-
-    __slots__ = ("rule", "all_rule")
-
-    def __init__(self, rule, all_rule):
-        self.rule = rule
-        self.all_rule = all_rule
-
-    def __getitem__(self, i):
-        rule = self.rule
-        return lambda ct, ans, *primals, **params: rule(i, ct, ans, *primals, **params)
-
-    def all(self, ct, ans, primals, params):
-        return self.all_rule(ct, ans, primals, **params)
-
-
 def _lead(x, nd):
     return ndim(x) - nd
 
@@ -246,11 +225,18 @@ def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):
     return getitem_impl(ct, index, nd, front, out_nd)
 
 
-INDEX_ADD = register(Op("index_add", index_add_impl, lambda ts, ans, c, **p: index_add_impl(ts[0], **p),
-                        (_index_add_vjp,), lambda c, index, nd, front, out_nd, xshape: _sym_index_add(c, index, xshape),
-                        lambda *s, **p: int(np.prod(s[0], dtype=np.int64)), Domain(), (),
-                        math="internal: the transpose of indexing; its own transpose is indexing", curvature="linear",
-                        sparsity="scatter"))
+INDEX_ADD = register(Op(
+    name="index_add",
+    impl=index_add_impl,
+    jvp=lambda ts, ans, c, **p: index_add_impl(ts[0], **p),
+    vjps=(_index_add_vjp,),
+    sympy=lambda c, index, nd, front, out_nd, xshape: _sym_index_add(c, index, xshape),
+    cost=lambda *s, **p: int(np.prod(s[0], dtype=np.int64)),
+    domain=Domain(),
+    samples=(),
+    math="internal: the transpose of indexing; its own transpose is indexing",
+    curvature="linear",
+    sparsity="scatter"))
 
 
 def _sym_index_add(c, index, xshape):
@@ -282,11 +268,7 @@ def _concatenate_piece(ct, x, start, axis):
     return getitem_impl(ct, index, nd, 0, nd)
 
 
-def _concatenate_vjp(i, ct, ans, *xs, axis):
-    return _concatenate_piece(ct, xs[i], sum(_shape(x)[axis] for x in xs[:i]), axis)
-
-
-def _concatenate_vjp_all(ct, ans, xs, axis):
+def _concatenate_vjp_all(ct, ans, *xs, axis):
     pieces, start = [], 0
     for x in xs:
         pieces.append(_concatenate_piece(ct, x, start, axis))
@@ -295,7 +277,7 @@ def _concatenate_vjp_all(ct, ans, xs, axis):
 
 
 linear("concatenate", (np.concatenate,), lambda *xs, axis: np.concatenate(xs, axis=axis),
-       Variadic(_concatenate_vjp, _concatenate_vjp_all),
+       (), vjp_all=_concatenate_vjp_all,
        parse=_parse_concatenate,
        samples=(Sample(((2,), (3,)), lambda a, b: np.concatenate([a, b])),
                 Sample(((2, 3), (2, 1), (2, 2)), lambda a, b, c: np.concatenate((a, b, c), axis=1))),
@@ -320,15 +302,11 @@ def _stack_piece(ct, x, i, axis):
     return getitem_impl(ct, index, nd, 0, nd - 1)
 
 
-def _stack_vjp(i, ct, ans, *xs, axis):
-    return _stack_piece(ct, xs[i], i, axis)
-
-
-def _stack_vjp_all(ct, ans, xs, axis):
+def _stack_vjp_all(ct, ans, *xs, axis):
     return [_stack_piece(ct, x, i, axis) for i, x in enumerate(xs)]
 
 
-linear("stack", (np.stack,), lambda *xs, axis: np.stack(xs, axis=axis), Variadic(_stack_vjp, _stack_vjp_all),
+linear("stack", (np.stack,), lambda *xs, axis: np.stack(xs, axis=axis), (), vjp_all=_stack_vjp_all,
        parse=_parse_stack,
        samples=(Sample(((3,), (3,)), lambda a, b: np.stack([a, b])),
                 Sample(((2, 3), (2, 3)), lambda a, b: np.stack([a, b], axis=-1))),
@@ -383,11 +361,17 @@ def _astype_jvp(tangents, ans, x, dtype):
     return tangents[0].astype(dtype) if np.issubdtype(dtype, np.inexact) else None
 
 
-ASTYPE = register(Op("astype", lambda x, dtype: x.astype(dtype), _astype_jvp,
-                     (lambda ct, ans, x, dtype: ct.astype(result_dtype(x)),),
-                     lambda x, dtype: as_objects(x), lambda *s, **p: 0, Domain(),
-                     (Sample(((3,),), lambda x: x.astype(np.float64) * 2, "x.astype(float64)"),),
-                     math="identity on values; casts tangents", sparsity="select"))
+ASTYPE = register(Op(
+    name="astype",
+    impl=lambda x, dtype: x.astype(dtype),
+    jvp=_astype_jvp,
+    vjps=(lambda ct, ans, x, dtype: ct.astype(result_dtype(x)),),
+    sympy=lambda x, dtype: as_objects(x),
+    cost=lambda *s, **p: 0,
+    domain=Domain(),
+    samples=(Sample(((3,),), lambda x: x.astype(np.float64) * 2, "x.astype(float64)"),),
+    math="identity on values; casts tangents",
+    sparsity="select"))
 ASTYPE.numpy = ("x.astype",)
 nondifferentiable("astype_discrete", (), 1, impl=lambda x, dtype: x.astype(dtype),
                   samples=(Sample(((3,),), lambda x: x.astype(np.int64), "x.astype(int64)"),),
@@ -437,11 +421,17 @@ def _sym_sort(x, axis):
     return as_objects(x)[along_axis_index(np.argsort(numeric(x), axis=axis, kind="stable"), axis)]
 
 
-register(Op("sort", lambda x, axis: np.sort(x, axis=axis), _sort_jvp, (_sort_vjp,), _sym_sort,
-            lambda *s, **p: int(np.prod(s[0], dtype=np.int64)) * max(1, int(np.log2(max(2, s[0][p["axis"]])))
-                                                                     if s[0] else 1),
-            Domain(kinks=("tie",)), (Sample(((5,),), np.sort), Sample(((3, 4),), lambda x: np.sort(x, axis=0))),
-            math="a permutation: tangents are gathered, cotangents scattered"),
+register(Op(
+    name="sort",
+    impl=lambda x, axis: np.sort(x, axis=axis),
+    jvp=_sort_jvp,
+    vjps=(_sort_vjp,),
+    sympy=_sym_sort,
+    cost=lambda *s, **p: int(np.prod(s[0], dtype=np.int64)) * max(1, int(np.log2(max(2, s[0][p["axis"]])))
+                                                                  if s[0] else 1),
+    domain=Domain(kinks=("tie",)),
+    samples=(Sample(((5,),), np.sort), Sample(((3, 4),), lambda x: np.sort(x, axis=0))),
+    math="a permutation: tangents are gathered, cotangents scattered"),
          np.sort, parse=_parse_sort)
 
 
@@ -687,4 +677,4 @@ for _name, _fns, _impl, _samples in (
 ):
     composite(_name, _fns, _impl, samples=_diagonal_free_samples(*_samples))
 
-__all__ = ["GETITEM", "INDEX_ADD", "RESHAPE", "TRANSPOSE", "BROADCAST_TO", "ASTYPE", "Variadic"]
+__all__ = ["GETITEM", "INDEX_ADD", "RESHAPE", "TRANSPOSE", "BROADCAST_TO", "ASTYPE"]

@@ -53,6 +53,8 @@ class SymArray(Traced):
         out = op.sympy(*args, **params)
         if not op.differentiable:
             return out
+        if op.outputs != 1:
+            return op.result([SymArray(o, level) for o in out])
         return SymArray(out, level)
 
     def __bool__(self) -> bool:

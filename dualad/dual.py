@@ -72,7 +72,10 @@ class Dual(Traced):
             tangent = jvp(tangents, ans, *primals)
         if tangent is None:
             return ans
-        return Dual(ans, tangent, level)
+        if type(tangent) is not tuple:
+            return Dual(ans, tangent, level)
+        # a record with several outputs: one tangent per output, None where that output is a constant
+        return op.result([a if t is None else Dual(a, t, level) for a, t in zip(ans, tangent)])
 
     def __repr__(self) -> str:
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, level={self._level})"

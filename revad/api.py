@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from adops.core import Domain, Op
+from adops.core import Op
 from adops.counting import plain, run_counted
 from adops.trees import (
     AUTO_ONE_PASS,
@@ -350,35 +350,30 @@ def hessian(f: Callable, argnums: int | tuple = 0, sparsity=None) -> Callable:
     return hess
 
 
-class _RecomputedVJPs:
-    """VJP rules of a checkpointed call: the first input asked re-runs the function on a fresh tape and pulls the
-    cotangent back to every input at once; the other inputs read that result."""
+def _recompute(fn):
+    """The all-inputs VJP of a checkpointed call: re-run ``fn`` on a fresh tape and pull the output cotangent(s)
+    back to every input in one sweep (traced and counted like any call, not metered twice)."""
 
-    __slots__ = ("fn", "last")
+    def vjp_all(ct, ans, *primals):
+        return _pull(fn, plain(primals), plain(ct), plain(ans))
 
-    def __init__(self, fn):
-        self.fn = fn
-        self.last = (None, None)
-
-    def __getitem__(self, i):
-        def rule(ct, ans, *primals):
-            key, cts = self.last
-            if key is not ct:
-                # the recomputation is traced and swept like any call, and counted as such (not metered twice)
-                cts = _pull(self.fn, plain(primals), plain(ct), plain(ans))
-                self.last = (ct, cts)
-            return cts[i]
-
-        return rule
+    return vjp_all
 
 
 def _pull(fn, primals, ct, ans):
-    """Re-run ``fn`` on a fresh tape and pull ``ct`` (possibly with leading batch axes) back to its inputs."""
-    batch = leaf_shape(ct)[:len(leaf_shape(ct)) - len(leaf_shape(ans))]
+    """Re-run ``fn`` on a fresh tape and pull ``ct`` (possibly with leading batch axes; a tuple with ``None`` for
+    unused outputs when ``fn`` returns several arrays) back to its inputs."""
+    several = isinstance(ans, tuple)
+    cts, anss = (ct, ans) if several else ((ct,), (ans,))
+    first, lead = next((c, a) for c, a in zip(cts, anss) if c is not None)
+    batch = leaf_shape(first)[:len(leaf_shape(first)) - len(leaf_shape(lead))]
     tape, out, inputs = _trace_call(fn, primals, tuple(range(len(primals))), "revad.checkpoint")
     _, out_slots, _ = _output_leaves(out, tape, "revad.checkpoint")
-    cts = tape.sweep({out_slots[0]: ct} if out_slots[0] >= 0 else {}, keep=False)
-    per_arg, _ = _input_cts(cts, inputs, batch)
+    seeds = {}
+    for s, c in zip(out_slots, cts):
+        if s >= 0 and c is not None:
+            seeds[s] = c if s not in seeds else seeds[s] + c
+    per_arg, _ = _input_cts(tape.sweep(seeds, keep=False), inputs, batch)
     return tuple(per_arg)
 
 
@@ -386,7 +381,7 @@ def checkpoint(fn: Callable) -> Callable:
     """Wrap ``fn`` so reverse mode stores only its inputs and output, recomputing its inside during backward.
 
     Trades time for memory (gradient checkpointing): the tape keeps one record for the whole call instead of
-    one per primitive. ``fn`` takes arrays and returns one array.
+    one per primitive. ``fn`` takes arrays and returns an array or a tuple of arrays.
 
     Examples
     --------
@@ -409,18 +404,19 @@ def checkpoint(fn: Callable) -> Callable:
         primals = [a.primal if type(a) is Tracer and a._level == level else a for a in args]
         slots = [a._slot if type(a) is Tracer and a._level == level else -1 for a in args]
         ans = run_counted(fn, primals)
-        if getattr(ans, "_level", None) == level:
-            raise TypeError("revad.checkpoint: the checkpointed function uses a value being differentiated that is "
-                            "not one of its arguments (a closure over a traced array); pass that value as an "
-                            "argument, e.g. checkpoint(lambda h, W: np.tanh(W @ h))(h, W)")
-        if getattr(ans, "_level", None) is None and not isinstance(ans, (np.ndarray, np.generic, float, int)):
-            raise TypeError("revad.checkpoint: the wrapped function must return a single array")
-        op = Op(f"checkpoint({getattr(fn, '__name__', 'fn')})", fn, _no_jvp, _RecomputedVJPs(fn), fn,
-                lambda *s, **p: 0, Domain(), ())
-        slot = tape.n_slots
-        tape.n_slots += 1
-        tape.records.append((op, slots, primals, {}, ans, slot))
-        return Tracer(ans, tape, slot)
+        several = isinstance(ans, tuple) and not hasattr(ans, "_level")
+        for leaf in (ans if several else (ans,)):
+            if getattr(leaf, "_level", None) is None and not isinstance(leaf, (np.ndarray, np.generic, float, int)):
+                raise TypeError("revad.checkpoint: the wrapped function must return an array or a tuple of arrays, "
+                                f"got {type(leaf).__name__}")
+            if getattr(leaf, "_level", None) == level:
+                raise TypeError("revad.checkpoint: the checkpointed function uses a value being differentiated "
+                                "that is not one of its arguments (a closure over a traced array); pass that value "
+                                "as an argument, e.g. checkpoint(lambda h, W: np.tanh(W @ h))(h, W)")
+        op = Op(name=f"checkpoint({getattr(fn, '__name__', 'fn')})", impl=fn, jvp=_no_jvp, vjp_all=_recompute(fn),
+                sympy=fn, outputs=len(ans) if several else 1,
+                result=type(ans)._make if hasattr(ans, "_make") else tuple)
+        return tape.record(op, tuple(slots), tuple(primals), {}, ans)
 
     wrapped.__name__ = getattr(fn, "__name__", "checkpointed")
     wrapped.__doc__ = fn.__doc__

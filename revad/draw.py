@@ -20,15 +20,26 @@ def fmt(value) -> str:
     return f"array{arr.shape}"
 
 
+def per_output(records):
+    """Records with one entry per output: a record with several outputs (eigh, svd, ...) shows each as
+    ``name[j]`` in its own slot."""
+    for op, slots, primals, params, ans, out in records:
+        if type(out) is int:
+            yield op, op.name, slots, primals, params, ans, out
+        else:
+            for j, (a, s) in enumerate(zip(ans, out)):
+                yield op, f"{op.name}[{j}]", slots, primals, params, a, s
+
+
 def wengert(tape) -> str:
     """One line per record: ``v3 = multiply(w, x)   shape ()   value -4``."""
     lines = [f"# tape level {tape.level}: {len(tape.inputs)} inputs, {len(tape.records)} records, "
              f"{tape.flops} flops, {tape.nbytes} bytes held"]
     for (slot, value), name in zip(tape.inputs, tape.input_names):
         lines.append(f"{name:>6} = input{'':<22} shape {np.shape(value)!s:<10} value {fmt(value)}")
-    for op, slots, primals, params, ans, out in tape.records:
+    for op, name, slots, primals, params, ans, out in per_output(tape.records):
         args = ", ".join(tape.slot_name(s) if s >= 0 else fmt(p) for s, p in zip(slots, primals))
-        call = f"{op.name}({args})"
+        call = f"{name}({args})"
         lines.append(f"{tape.slot_name(out):>6} = {call:<27} shape {np.shape(getattr(ans, 'primal', ans))!s:<10} "
                      f"value {fmt(ans)}")
     return "\n".join(lines)
@@ -48,8 +59,8 @@ def to_dot(tape) -> str:
     for (slot, value), name in zip(tape.inputs, tape.input_names):
         label = node_label(name, value, slot)
         out.append(f'  n{slot} [shape=box, style=filled, fillcolor="#dbe9f6", label="{label}"];')
-    for k, (op, slots, primals, params, ans, slot) in enumerate(tape.records):
-        label = node_label(tape.slot_name(slot), ans, slot, " = " + op.name)
+    for k, (op, opname, slots, primals, params, ans, slot) in enumerate(per_output(tape.records)):
+        label = node_label(tape.slot_name(slot), ans, slot, " = " + opname)
         out.append(f'  n{slot} [shape=ellipse, label="{label}"];')
         for j, (s, p) in enumerate(zip(slots, primals)):
             if s >= 0:
@@ -63,7 +74,7 @@ def to_dot(tape) -> str:
 
 def _depths(tape):
     depth = {slot: 0 for slot, _ in tape.inputs}
-    for op, slots, primals, params, ans, slot in tape.records:
+    for op, name, slots, primals, params, ans, slot in per_output(tape.records):
         depth[slot] = 1 + max((depth.get(s, 0) for s in slots if s >= 0), default=0)
     return depth
 
@@ -91,9 +102,9 @@ def draw_matplotlib(tape, path=None):
     adj = tape.adjoints or {}
     values = {slot: value for slot, value in tape.inputs}
     names, edges, constants = {}, [], []
-    for op, slots, primals, params, ans, slot in tape.records:
+    for op, name, slots, primals, params, ans, slot in per_output(tape.records):
         values[slot] = ans
-        names[slot] = op.name
+        names[slot] = name
         for s, p in zip(slots, primals):
             if s >= 0:
                 edges.append((s, slot))

@@ -65,11 +65,7 @@ class Tracer(Traced):
             check_real(op, "revad", ans)
         if STATE.on:
             record(op, primals, params)
-        tape = self._tape
-        slot = tape.n_slots
-        tape.n_slots = slot + 1
-        tape.records.append((op, slots, primals, params, ans, slot))
-        return Tracer(ans, tape, slot)
+        return self._tape.record(op, slots, primals, params, ans)
 
     def __repr__(self) -> str:
         return f"Tracer(v{self._slot}, primal={self.primal!r}, level={self._level})"
@@ -101,6 +97,31 @@ class Tape:
         self.input_names.append(name or f"x{len(self.inputs) - 1}")
         return Tracer(value, self, slot)
 
+    def record(self, op, slots: tuple, primals: tuple, params: dict, ans):
+        """Append one call of ``op`` and return its traced output(s): the one way onto the tape.
+
+        ``slots[i]`` is input i's slot (-1 for a constant). Each output gets the next free slot; a record with
+        several outputs (``op.outputs > 1``) stores the tuple of their slots and returns ``op.result`` of their
+        tracers, e.g. NumPy's ``EighResult``.
+
+        >>> import numpy as np, adops
+        >>> tape = Tape()
+        >>> x = tape.input(np.array(0.5))
+        >>> y = tape.record(adops.OPS["sin"], (x._slot,), (x.primal,), {}, np.sin(0.5))
+        >>> len(tape), y._slot
+        (1, 1)
+        """
+        slot = self.n_slots
+        n = op.outputs
+        if n == 1:
+            self.n_slots = slot + 1
+            self.records.append((op, slots, primals, params, ans, slot))
+            return Tracer(ans, self, slot)
+        outs = tuple(range(slot, slot + n))
+        self.n_slots = slot + n
+        self.records.append((op, slots, primals, params, ans, outs))
+        return op.result([Tracer(a, self, s) for a, s in zip(ans, outs)])
+
     def __len__(self) -> int:
         return len(self.records)
 
@@ -120,23 +141,32 @@ class Tape:
             op, slots, primals, params, ans, out = records[index]
             if not keep:
                 records.pop()
-            ct = pop(out, None)
-            if ct is None:
-                continue
-            if seen is not None:
-                seen[out] = ct
-            vjps = op.vjps
-            pull_all = getattr(vjps, "all", None)
-            if pull_all is not None:  # many inputs: one call pulls back to all of them
+            if type(out) is int:
+                ct = pop(out, None)
+                if ct is None:
+                    continue
+                if seen is not None:
+                    seen[out] = ct
+            else:  # several outputs: one cotangent each, None (a symbolic zero) for those nothing reached
+                ct = tuple([pop(s, None) for s in out])
+                if all(c is None for c in ct):
+                    continue
+                if seen is not None:
+                    seen.update((s, c) for s, c in zip(out, ct) if c is not None)
+            pull_all = op.vjp_all
+            if pull_all is not None:  # one call pulls back to every input
                 if counting:
-                    gs = run_rule("vjp", op, lambda c, a, *p, **kw: pull_all(c, a, p, kw), ct, ans, primals, params)
+                    gs = run_rule("vjp", op, pull_all, ct, ans, primals, params)
+                elif params:
+                    gs = pull_all(ct, ans, *primals, **params)
                 else:
-                    gs = pull_all(ct, ans, primals, params)
+                    gs = pull_all(ct, ans, *primals)
                 for s, g in zip(slots, gs):
                     if s >= 0 and g is not None:
-                        prev = cts.get(s)
+                        prev = get(s)
                         cts[s] = g if prev is None else prev + g
                 continue
+            vjps = op.vjps
             for i, s in enumerate(slots):
                 if s < 0:
                     continue
@@ -204,7 +234,7 @@ class Tape:
         """Bytes of the arrays the tape keeps alive (each array counted once)."""
         seen, total = set(), 0
         for _, _, primals, _, ans, _ in self.records:
-            for value in (*primals, ans):
+            for value in (*primals, *(ans if isinstance(ans, tuple) else (ans,))):
                 if isinstance(value, np.ndarray) and id(value) not in seen:
                     seen.add(id(value))
                     total += value.nbytes

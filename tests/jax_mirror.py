@@ -24,11 +24,26 @@ except ImportError:  # only tests/test_jax_differential.py uses this module, and
     jax = jnp = None
 
 
-def _cholesky_lower(a):
-    # NumPy reads only the lower triangle; jnp.linalg.cholesky symmetrizes its input: feed it the symmetric
-    # matrix that the lower triangle defines, so both compute the same function of a
-    low = jnp.tril(a)
-    return jnp.linalg.cholesky(low + jnp.swapaxes(jnp.tril(a, -1), -1, -2))
+def _read_triangle(a, upper=False):
+    """The symmetric matrix NumPy reads from one triangle of a (JAX symmetrizes (a + a^T) / 2 instead)."""
+    if upper:
+        return jnp.triu(a) + jnp.swapaxes(jnp.triu(a, 1), -1, -2)
+    return jnp.tril(a) + jnp.swapaxes(jnp.tril(a, -1), -1, -2)
+
+
+def _cholesky_lower(a, upper=False):
+    # NumPy reads only one triangle; jnp.linalg.cholesky symmetrizes its input: feed it the symmetric
+    # matrix that triangle defines, so both compute the same function of a
+    low = jnp.linalg.cholesky(_read_triangle(a, upper))
+    return jnp.swapaxes(low, -1, -2) if upper else low
+
+
+def _eigh(a, UPLO="L"):
+    return jnp.linalg.eigh(_read_triangle(a, UPLO in ("U", "u")), symmetrize_input=False)
+
+
+def _eigvalsh(a, UPLO="L"):
+    return _eigh(a, UPLO).eigenvalues
 
 
 def _with_arrays(fn):
@@ -45,6 +60,8 @@ def semantics():
     """NumPy callable -> a JAX function with NumPy's meaning, where the same name means something else in JAX."""
     return {
         np.linalg.cholesky: _cholesky_lower,
+        np.linalg.eigh: _eigh,
+        np.linalg.eigvalsh: _eigvalsh,
         np.take: _with_arrays(jnp.take),
         np.repeat: _with_arrays(jnp.repeat),
         adops.nn.relu: jax.nn.relu,

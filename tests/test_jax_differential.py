@@ -175,6 +175,9 @@ def _std_conv(x, axis=None, ddof=0, keepdims=False):
 
 
 def _norm_conv(x, ord=None, axis=None, keepdims=False):
+    matrix = (axis is None and x.ndim == 2) or (axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix and ord not in (None, "fro"):  # spectral, nuclear and induced norms: JAX's own
+        return jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     if ord in (None, 2, "fro"):
         return _safe_root(jnp.sum(x * x, axis=axis, keepdims=keepdims))
     if ord == np.inf:
@@ -453,10 +456,28 @@ KNOWN_BUGS: dict[tuple, str] = {
 }
 
 
+# Decompositions (issue 11) are compared with JAX at random points only: at the zero, tied and grid points their
+# matrices are singular or have repeated eigen/singular values, where the derivatives are undefined and the two
+# libraries' NaN/inf/0 patterns differ (docs/ops.md: conventions); the oracle tests cover them (tests/test_ops.py).
+# np.linalg.eig is not compared at all: JAX refuses eigenvector derivatives of non-symmetric matrices by default.
+RANDOM_POINTS_ONLY = {"linalg.cond", "linalg.eigh", "linalg.eigvalsh", "linalg.lstsq", "linalg.matrix_norm",
+                      "linalg.pinv", "linalg.qr", "linalg.svd", "linalg.svdvals", "linalg.vector_norm"}
+NOT_COMPARED = {"linalg.eig", "linalg.eigvals"}
+
+
+def _compared(name, k, p):
+    if name in NOT_COMPARED:
+        return False
+    matrix_norm = name == "linalg.norm" and adops.OPS[name].samples[k].label.startswith(("matrix", "nuclear"))
+    return p == "random" or not (name in RANDOM_POINTS_ONLY or matrix_norm)
+
+
 def _params(order):
     out = []
     for name, k in DIFFERENTIABLE:
         for p in _case(name, k)[0]:
+            if not _compared(name, k, p):
+                continue
             bug = KNOWN_BUGS.get((name, k, p, order))
             marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
             out.append(pytest.param(name, k, p, id=f"{name}-{k}-{p}", marks=marks))

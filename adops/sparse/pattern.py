@@ -130,6 +130,9 @@ class PatternArray(Traced):
         if not op.differentiable:
             # piecewise constant: no derivative, but a value computed from the inputs (a mask stays visible)
             return _mark(np.asarray(ans) if isinstance(ans, bool) else ans)
+        if op.outputs != 1:  # several outputs (eigh, svd, ...): each depends on every input element
+            return op.result([self._result(op, a, _dense(op, a, arrays, ours, primals, params, self), arrays, ours,
+                                           primals, params) for a in ans])
         rule = RULES.get(op.sparsity, _dense)
         deps = rule(op, ans, arrays, ours, primals, params, self)
         return self._result(op, ans, deps, arrays, ours, primals, params)
