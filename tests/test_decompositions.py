@@ -115,3 +115,19 @@ def test_tape_shows_each_output_of_a_record():
     text = str(tape)
     assert "linalg.eigh[0]" in text and "linalg.eigh[1]" in text
     assert "linalg.eigh[1]" in tape.to_dot()
+
+
+@pytest.mark.parametrize("cols", [12, 16, 24])
+def test_least_squares_on_an_ill_conditioned_fit_is_numpys(cols):
+    # a polynomial fit: cond(V) from 1e8 to past 1e15 (rank-deficient at NumPy's cutoff for 24 columns); the traced
+    # value must be NumPy's, not the normal equations' (which squared the condition number)
+    t = np.linspace(0, 1, 30)
+    y = np.sin(3 * t)
+    V = np.vander(t, cols, increasing=True)
+    expected = np.linalg.norm(V @ np.linalg.lstsq(V, y, rcond=None)[0] - y)
+    for value in (revad.vjp(lambda a: np.linalg.lstsq(a, y, rcond=None)[0], V)[0],
+                  dualad.jvp(lambda a: np.linalg.lstsq(a, y, rcond=None)[0], (V,), (np.ones_like(V),))[0]):
+        assert np.linalg.norm(V @ value - y) <= 10 * expected + 1e-13
+    if cols <= 16:
+        P = revad.vjp(np.linalg.pinv, V)[0]
+        np.testing.assert_allclose(P, np.linalg.pinv(V), rtol=0, atol=1e-9 * np.max(np.abs(np.linalg.pinv(V))))
