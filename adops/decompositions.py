@@ -552,8 +552,8 @@ composite("linalg.lstsq", (np.linalg.lstsq,), _lstsq,
           samples=(Sample(((3, 2), (3,)), lambda a, b: np.linalg.lstsq(a, b)[0], "x, tall"),
                    Sample(((3, 2), (3, 2)), lambda a, b: np.linalg.lstsq(a, b)[1], "residuals"),
                    Sample(((2, 3), (2,)), lambda a, b: np.linalg.lstsq(a, b)[0], "x, wide (minimum norm)")),
-          math="full rank: x from a reduced QR (minimum norm when wide), else pinv(a) @ b; residuals = sum((b - a x)^2) "
-               "when m > n = rank; rank is a constant; s = svdvals")
+          math="full rank: x from a reduced QR (minimum norm when wide), else a truncated SVD applied to b; "
+               "residuals = sum((b - a x)^2) when m > n = rank; rank is a constant; s = svdvals")
 
 
 def _matrix_power(a, n):
