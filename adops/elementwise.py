@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 
 from .core import Domain, Sample, result_dtype
-from .derive import BINARY_SHAPES, MINUS_ONE, ONE, elementwise, nondifferentiable
+from .derive import BINARY_SHAPES, MINUS_ONE, ONE, composite, elementwise, nondifferentiable
 
 LN2 = float(np.log(2.0))
 LN10 = float(np.log(10.0))
@@ -240,5 +240,86 @@ for _name, _ufuncs, _n in (("less", (np.less,), 2), ("less_equal", (np.less_equa
                            ("isfinite", (np.isfinite,), 1), ("isnan", (np.isnan,), 1), ("isinf", (np.isinf,), 1),
                            ("signbit", (np.signbit,), 1), ("floor_divide", (np.floor_divide,), 2)):
     nondifferentiable(_name, _ufuncs, _n, math="boolean or integer valued: no derivative")
+
+
+# ---- more of NumPy's elementwise functions ----------------------------------------------------------------------
+def _at_point(fn):
+    """A SymPy form that takes a piecewise-constant factor (a quotient's integer part, a sign) at the oracle's point."""
+    def sym(*args):
+        from .symbolic import numeric
+
+        return fn(*args, *[float(numeric(a)) for a in args])
+
+    return sym
+
+
+elementwise("fmod", (np.fmod,), (ONE, lambda ans, x, y: -np.trunc(x / y)),
+            _at_point(lambda x, y, xv, yv: x - y * math.trunc(xv / yv)), domain=(Domain(-2, 2), POS),
+            math="fmod(x, y) = x - y trunc(x/y): d = dx - trunc(x/y) dy")
+elementwise("copysign", (np.copysign,), (lambda ans, x, y: np.sign(x) * np.copysign(1.0, y), None),
+            _at_point(lambda x, y, xv, yv: sp.Abs(x) * math.copysign(1, yv)), domain=Domain(-2, 2, kinks=(0.0,)),
+            math="|x| sign(y): d = sign(x) sign(y) dx (0 at x = 0, as abs); no derivative in y")
+elementwise("heaviside", (np.heaviside,), (None, lambda ans, x, h: mask(x == 0, ans)),
+            _at_point(lambda x, h, xv, hv: h if xv == 0 else sp.Integer(int(xv > 0))),
+            math="0, h0 or 1: derivative 0 in x; dh0 where x == 0")
+_PI2 = math.pi ** 2
+
+
+def _sinc_slope(ans, x):
+    # (cos(pi x) - sinc x) / x, and its Taylor series near 0 (exact there at every order, no 0/0)
+    small = np.abs(x) < 1e-2
+    xs = np.where(small, 1.0, x)
+    series = x * (-_PI2 / 3 + x * x * (_PI2 * _PI2 / 30 - x * x * _PI2 ** 3 / 840))
+    return np.where(small, series, (np.cos(np.pi * xs) - ans) / xs)
+
+
+elementwise("sinc", (np.sinc,), (_sinc_slope,), lambda x: sp.sinc(sp.pi * x), flops=20,
+            math="sin(pi x)/(pi x): d = (cos(pi x) - sinc x)/x, its Taylor series near 0")
+elementwise("ldexp", (np.ldexp,), (lambda ans, x, e: np.ldexp(np.ones_like(ans), e), None),
+            lambda x, e: x * sp.Integer(2) ** e,
+            samples=(Sample(((5,),), lambda x: np.ldexp(x, np.array([1, -2, 3, 0, 1]))),
+                     Sample(((2, 3),), lambda x: np.ldexp(x, 2), "scalar exponent")),
+            math="x 2^e: d = 2^e dx (e is an integer: no derivative)")
+
+FREXP_EXPONENT = nondifferentiable("frexp_exponent", (), 1, impl=lambda x: np.frexp(x)[1], samples=(),
+                                   math="internal: the exponent of np.frexp (an integer: no derivative)")
+
+
+def _frexp(x, out=None, **kwargs):
+    from .core import call, reject_out
+
+    reject_out("np.frexp", out, **kwargs)
+    e = call(FREXP_EXPONENT, x)
+    return np.ldexp(x, -e), e
+
+
+def _modf(x, out=None, **kwargs):
+    from .core import reject_out
+
+    reject_out("np.modf", out, **kwargs)
+    whole = np.trunc(x)
+    return x - whole, whole
+
+
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    info = np.finfo(result_dtype(x))
+    x = np.where(np.isnan(x), nan, x)
+    x = np.where(np.isposinf(x), info.max if posinf is None else posinf, x)
+    return np.where(np.isneginf(x), info.min if neginf is None else neginf, x)
+
+
+composite("frexp", (np.frexp,), _frexp, samples=(Sample(((5,),), lambda x: np.frexp(x * 3)[0]),),
+          math="(ldexp(x, -e), e), e read off the primal: d mantissa = 2^-e dx")
+composite("modf", (np.modf,), _modf, samples=(Sample(((5,),), lambda x: np.modf(x * 3)[0]),),
+          math="(x - trunc x, trunc x): d = dx and 0")
+composite("nan_to_num", (np.nan_to_num,), _nan_to_num,
+          samples=(Sample(((6,),), lambda x: np.nan_to_num(np.where(x > 0.5, np.nan, np.where(x < -1, -np.inf, x)))),
+                   Sample(((6,),), lambda x: np.nan_to_num(np.where(x > 1, np.inf, x), posinf=9.0), "posinf=9")),
+          math="np.where over isnan / isposinf / isneginf")
+nondifferentiable("angle", (np.angle,), 1, impl=lambda z, deg=False: np.angle(z, deg),
+                  parse=lambda z, deg=False: ((z,), {"deg": deg}),
+                  samples=(Sample(((5,),), np.angle),), math="real input: 0 or pi, piecewise constant")
+for _name, _ufuncs in (("isposinf", (np.isposinf,)), ("isneginf", (np.isneginf,))):
+    nondifferentiable(_name, _ufuncs, 1, math="boolean valued: no derivative")
 
 __all__ = ["mask", "tie_share", "BINARY_SHAPES"]
