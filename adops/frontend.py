@@ -59,7 +59,7 @@ class Traced:
                             "accumulator from a number (s = 0.0 broadcasts), or write s = s + y for a new array")
         if method == "outer":
             return _outer(ufunc, inputs, kwargs)
-        if method in ("at", "reduceat"):
+        if method == "at" or (method == "reduceat" and (ufunc, method) not in DISPATCH):
             _refuse_method(ufunc, method)
         return self._dispatch(ufunc if method == "__call__" else (ufunc, method), inputs, kwargs)
 
