@@ -117,8 +117,8 @@ MATMUL = bilinear("matmul", (np.matmul,), matmul_impl, (_matmul_vjp_a, _matmul_v
 # ---- einsum: multilinear; batch axes get letters the user did not use ---------------------------------------
 def _parse_einsum(subscripts, *operands, out=None, optimize=None, **kwargs):
     reject_out("np.einsum", out, **kwargs)
-    if not isinstance(subscripts, str):
-        raise TypeError("np.einsum: only the string form (np.einsum('ij,jk->ik', a, b)) is supported")
+    if not isinstance(subscripts, str):  # the interleaved form: einsum(a, [0, 1], b, [1, 2], [0, 2])
+        subscripts, operands = _interleaved(subscripts, operands)
     spec = subscripts.replace(" ", "")
     lhs, arrow, rhs = spec.partition("->")
     terms = lhs.split(",")
@@ -157,6 +157,33 @@ def _parse_einsum(subscripts, *operands, out=None, optimize=None, **kwargs):
             operands.append(np.eye(n, dtype=result_dtype(operands[k])))
         expanded[k] = t
     return tuple(operands), {"terms": tuple(expanded), "out": out_t, "spare": "".join(spare[:8])}
+
+
+def _interleaved(first, rest):
+    """NumPy's interleaved einsum arguments (operand, sublist, operand, sublist, ..., [output sublist]) as the
+    subscript string and the operands."""
+    args = (first,) + tuple(rest)
+    operands, lists = list(args[0::2]), list(args[1::2])
+    output = None
+    if len(operands) > len(lists):  # an odd count: the last item is the output sublist
+        output = operands.pop()
+
+    def letters(sub):
+        out = ""
+        for k in sub:
+            if k is Ellipsis:
+                out += "..."
+            elif isinstance(k, (int, np.integer)) and 0 <= k < 52:
+                out += string.ascii_letters[int(k)]
+            else:
+                raise ValueError(f"np.einsum: subscript {k!r} in the interleaved form must be an integer in [0, 52) "
+                                 "or Ellipsis")
+        return out
+
+    spec = ",".join(letters(sub) for sub in lists)
+    if output is not None:
+        spec += "->" + letters(output)
+    return spec, operands
 
 
 def _einsum_spec(terms, out, lead_letters=""):
@@ -224,7 +251,9 @@ register(Op(
              Sample(((2, 3), (3,), (3, 2)), lambda a, b, c: np.einsum("ij,j,jk", a, b, c), "three operands"),
              Sample(((2, 2, 3), (3, 4)), lambda a, b: np.einsum("...j,jk->...k", a, b), "ellipsis"),
              Sample(((3, 3),), lambda a: np.einsum("ii->i", a), "diagonal"),
-             Sample(((3, 3, 2), (2,)), lambda a, b: np.einsum("iij,j", a, b), "repeated index, implicit output")),
+             Sample(((3, 3, 2), (2,)), lambda a, b: np.einsum("iij,j", a, b), "repeated index, implicit output"),
+             Sample(((2, 3), (3, 4)), lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [2, 0]), "interleaved"),
+             Sample(((2, 3, 3),), lambda a: np.einsum(a, [Ellipsis, 1, 1]), "interleaved, ellipsis")),
     math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others",
     curvature="multilinear"),
          np.einsum, parse=_parse_einsum)
@@ -308,7 +337,9 @@ DIAGONAL = register(Op(
     cost=lambda *s, **p: 0,
     domain=Domain(),
     samples=(Sample(((3, 4),), lambda x: np.diagonal(x)),
-             Sample(((2, 3, 3),), lambda x: np.diagonal(x, 1, -2, -1), "stacked, offset 1")),
+             Sample(((2, 3, 3),), lambda x: np.diagonal(x, 1, -2, -1), "stacked, offset 1"),
+             Sample(((3, 2, 4),), np.diagonal, "3-D, NumPy's default axes 0 and 1"),
+             Sample(((3, 2, 4),), lambda x: np.diagonal(x, -1, 2, 0), "axes 2 and 0, offset -1")),
     math="linear; transpose places the cotangent on the diagonal",
     sparsity="select"),
                     np.diagonal, parse=lambda a, offset=0, axis1=0, axis2=1: _parse_diagonal(a, offset, axis1, axis2))
@@ -316,10 +347,13 @@ DIAGONAL = register(Op(
 
 def _parse_diagonal(a, offset, axis1, axis2):
     nd = ndim(a)
-    if {normalize_axis(axis1, nd, "np.diagonal"), normalize_axis(axis2, nd, "np.diagonal")} != {-2, -1} or \
-            normalize_axis(axis1, nd, "np.diagonal") != -2:
-        raise TypeError("np.diagonal: only the last two axes (axis1=-2, axis2=-1) are supported; "
-                        "move the axes there first with np.moveaxis")
+    if nd < 2:
+        raise ValueError("np.diagonal: diag requires an array of at least two dimensions")
+    first, second = normalize_axis(axis1, nd, "np.diagonal"), normalize_axis(axis2, nd, "np.diagonal")
+    if first == second:
+        raise ValueError("np.diagonal: axis1 and axis2 cannot be the same")
+    if (first, second) != (-2, -1):  # NumPy keeps the other axes in order and appends the diagonal: move them last
+        a = np.moveaxis(a, (first, second), (-2, -1))
     return (a,), {"offset": int(offset)}
 
 

@@ -16,17 +16,57 @@ AXIS_SAMPLES = (((3, 4), {}), ((3, 4), {"axis": 0}), ((3, 4), {"axis": -1, "keep
 
 
 def _samples(fn):
-    return tuple(Sample((s,), (lambda x, kw=kw: fn(x, **kw)), f"{fn.__name__}{kw}") for s, kw in AXIS_SAMPLES)
+    options = ({"where": np.array([True, False, True, True])}, {"axis": 1, "initial": 0.5},
+               {"axis": 0, "dtype": np.float64})
+    if fn in (np.max, np.min):
+        options = ({"where": np.array([True, False, True, True]), "initial": 0.5},) + options[1:2]
+    if fn is np.mean:
+        options = (options[0], options[2])
+    return tuple(Sample((s,), (lambda x, kw=kw: fn(x, **kw)), f"{fn.__name__}{kw}")
+                 for s, kw in AXIS_SAMPLES + tuple(((3, 4), kw) for kw in options))
 
 
 def _size(xshape, axes):
     return int(np.prod([xshape[a] for a in axes], dtype=np.int64))
 
 
+def _given(v) -> bool:
+    return v is not None and v is not np._NoValue
+
+
 def _parse_reduce(name):
-    def parse(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-        reject_out(f"np.{name}", out, dtype=dtype, initial=initial, where=where)
-        return (a,), {"axes": normalize_axes(axis, ndim(a), f"np.{name}"), "keepdims": bool(keepdims)}
+    fn = f"np.{name}"
+
+    def parse(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+        reject_out(fn, out)
+        if dtype is not None:
+            if not np.issubdtype(np.dtype(dtype), np.inexact):
+                raise TypeError(f"{fn}: dtype={np.dtype(dtype)} gives a result with no derivative; leave dtype out, "
+                                "or cast the result with .astype")
+            a = a.astype(dtype) if hasattr(a, "astype") else np.asarray(a, dtype=dtype)
+        axes = normalize_axes(axis, ndim(a), fn)
+        # where= and initial= become a change of the input the reduction then sees whole (exact, and differentiable)
+        if where is not True and _given(where):
+            where = np.broadcast_to(np.asarray(where, dtype=bool), shape(a))
+            if name == "mean":  # the mean of the kept entries: scale them up by (entries / kept entries)
+                kept = np.sum(where, axis=axes, keepdims=True)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    a = np.where(where, a, 0) * (_size(shape(a), axes) / kept)
+            elif name in ("max", "min"):
+                if not _given(initial):
+                    raise ValueError(f"{fn}: reduction operation '{'maximum' if name == 'max' else 'minimum'}' does "
+                                     "not have an identity, so to use a where mask one has to specify 'initial'")
+                a = np.where(where, a, initial)
+            else:
+                a = np.where(where, a, 0 if name == "sum" else 1)
+        if _given(initial):
+            if name in ("max", "min"):
+                a = (np.maximum if name == "max" else np.minimum)(a, initial)
+            elif _size(shape(a), axes):  # combined with the first entry of each reduced slice
+                first = np.zeros(shape(a), dtype=bool)
+                first[tuple(0 if d - ndim(a) in axes else slice(None) for d in range(ndim(a)))] = True
+                a = np.where(first, a + initial if name == "sum" else a * initial, a)
+        return (a,), {"axes": axes, "keepdims": bool(keepdims)}
 
     return parse
 

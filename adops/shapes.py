@@ -29,8 +29,8 @@ def _lead(x, nd):
 # ---- reshape -------------------------------------------------------------------------------------------
 def _parse_reshape(a, shape_=None, order="C", *, newshape=None, shape=None, copy=None):
     target = shape_ if shape_ is not None else (shape if shape is not None else newshape)
-    if order != "C":
-        raise TypeError("np.reshape: only order='C' is supported under differentiation")
+    if order not in ("C", "F", "A"):
+        raise ValueError(f"np.reshape: order must be one of 'C', 'F', 'A', got {order!r}")
     target = (target,) if isinstance(target, (int, np.integer)) else tuple(int(s) for s in target)
     size = int(np.prod(_shape(a), dtype=np.int64))
     if target.count(-1) == 1:
@@ -38,7 +38,19 @@ def _parse_reshape(a, shape_=None, order="C", *, newshape=None, shape=None, copy
         target = tuple(size // known if s == -1 else s for s in target)
     if int(np.prod(target, dtype=np.int64)) != size:
         raise ValueError(f"np.reshape: cannot reshape an array of shape {_shape(a)} into shape {target}")
+    if order == "A":  # Fortran order for a Fortran-contiguous primal, as NumPy
+        order = "F" if _fortran(a) else "C"
+    if order == "F":  # column-major: the transposes of a row-major reshape (then an identity reshape)
+        a = np.transpose(np.reshape(np.transpose(a), target[::-1]))
     return (a,), {"shape": target, "nd": ndim(a)}
+
+
+def _fortran(a):
+    leaf = a
+    while getattr(leaf, "_level", None) is not None:
+        leaf = leaf.primal
+    flags = np.asarray(leaf).flags
+    return bool(flags.f_contiguous and not flags.c_contiguous)
 
 
 def _shape(x):
@@ -54,6 +66,7 @@ RESHAPE = linear("reshape", (np.reshape,), reshape_impl,
                  (lambda ct, ans, x, shape, nd: reshape_impl(ct, _shape(x), len(shape)),), parse=_parse_reshape,
                  samples=(Sample(((2, 3),), lambda x: np.reshape(x, (3, 2))),
                           Sample(((2, 3),), lambda x: x.reshape(-1), "x.reshape(-1)"),
+                          Sample(((2, 3, 2),), lambda x: np.reshape(x, (3, -1), order="F"), "order='F'"),
                           Sample(((6,),), lambda x: np.reshape(x, (1, 2, 3)))),
                  sympy_fn=lambda x, shape, nd: np.reshape(as_objects(x), shape), math="linear; transpose reshapes back",
                  sparsity="select")
@@ -328,13 +341,22 @@ linear("flip", (np.flip,), _flip_impl, (lambda ct, ans, x, axes: _flip_impl(ct, 
        sympy_fn=lambda x, axes: np.flip(as_objects(x), axis=axes), math="linear; its own transpose", sparsity="select")
 
 
+_MOVING_PADS = ("edge", "reflect", "symmetric", "wrap")
+
+
 def _parse_pad(array, pad_width, mode="constant", **kwargs):
+    nd = ndim(array)
+    if mode in _MOVING_PADS:  # only copies of entries: NumPy's own pad of their positions, then a gather
+        from .arrays import moved
+
+        array = moved(lambda ids: np.pad(ids, pad_width, mode=mode, **kwargs), [array])
+        return (array,), {"widths": ((0, 0),) * nd, "value": 0}
     if mode != "constant":
-        raise TypeError(f"np.pad: mode={mode!r} has no rule; only mode='constant' is supported")
+        raise TypeError(f"np.pad: mode={mode!r} has no rule under differentiation; supported: 'constant', "
+                        f"{', '.join(repr(m) for m in _MOVING_PADS)}")
     value = kwargs.pop("constant_values", 0)
     if kwargs or np.ndim(value) != 0:
         raise TypeError("np.pad: only a scalar constant_values is supported under differentiation")
-    nd = ndim(array)
     widths = tuple(tuple(int(v) for v in row) for row in np.broadcast_to(np.asarray(pad_width), (nd, 2)))
     return (array,), {"widths": widths, "value": value}
 
@@ -352,9 +374,13 @@ def _pad_vjp(ct, ans, x, widths, value):
 linear("pad", (np.pad,), _pad_impl, (_pad_vjp,), parse=_parse_pad,
        jvp=lambda ts, ans, x, widths, value: _pad_impl(ts[0], widths, 0),
        samples=(Sample(((3,),), lambda x: np.pad(x, 2)),
-                Sample(((2, 3),), lambda x: np.pad(x, ((1, 0), (0, 2)), constant_values=1.5))),
+                Sample(((2, 3),), lambda x: np.pad(x, ((1, 0), (0, 2)), constant_values=1.5)),
+                Sample(((2, 3),), lambda x: np.pad(x, ((1, 2), (2, 1)), mode="reflect"), "reflect"),
+                Sample(((3,),), lambda x: np.pad(x, (4, 1), mode="symmetric"), "symmetric"),
+                Sample(((2, 3),), lambda x: np.pad(x, 1, mode="edge"), "edge"),
+                Sample(((3,),), lambda x: np.pad(x, 4, mode="wrap"), "wrap")),
        sympy_fn=lambda x, widths, value: np.pad(as_objects(x), widths, constant_values=value),
-       math="affine; transpose crops the cotangent", sparsity="select")
+       math="affine; transpose crops the cotangent (reflect/symmetric/edge/wrap: a gather first)", sparsity="select")
 
 
 def _astype_jvp(tangents, ans, x, dtype):
@@ -552,11 +578,21 @@ def _take_along_axis(arr, indices, axis=-1):
     return arr[along_axis_index(indices, normalize_axis(axis, nd, "np.take_along_axis"))]
 
 
-def _diff(a, n=1, axis=-1, prepend=None, append=None):
-    if prepend is not None or append is not None:
-        raise TypeError("np.diff: prepend=/append= are not supported under differentiation; concatenate first")
+def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
     nd = ndim(a)
     ax = normalize_axis(axis, nd, "np.diff") + nd
+    ends = []
+    for value, first in ((prepend, True), (append, False)):
+        if value is np._NoValue:
+            continue
+        if getattr(value, "_level", None) is None:
+            value = np.asarray(value)
+        if ndim(value) == 0:  # a scalar is broadcast to one slice along the axis, as NumPy
+            value = np.broadcast_to(value, tuple(1 if d == ax else s for d, s in enumerate(_shape(a))))
+        ends.append((value, first))
+    if ends:
+        parts = [v for v, first in ends if first] + [a] + [v for v, first in ends if not first]
+        a = np.concatenate(parts, axis=ax)
     for _ in range(n):
         head = (slice(None),) * ax
         a = a[head + (slice(1, None),)] - a[head + (slice(None, -1),)]
@@ -580,12 +616,17 @@ def _roll(a, shift, axis=None):
 
 def _take(a, indices, axis=None, out=None, mode="raise"):
     reject_out("np.take", out)
-    if mode != "raise":
-        raise TypeError(f"np.take: mode={mode!r} is not supported under differentiation")
+    indices = np.asanyarray(indices)  # (an index computed from traced values stays visible to sparsity detection)
     if axis is None:
-        return np.ravel(a)[np.asanyarray(indices)]
+        a, axis = np.ravel(a), 0
     nd = ndim(a)
-    return a[(slice(None),) * (normalize_axis(axis, nd, "np.take") + nd) + (np.asanyarray(indices),)]
+    ax = normalize_axis(axis, nd, "np.take") + nd
+    if mode in ("clip", "wrap"):
+        n = _shape(a)[ax]
+        indices = np.clip(indices, 0, n - 1) if mode == "clip" else np.mod(indices, n)
+    elif mode != "raise":
+        raise ValueError(f"np.take: clipmode must be one of 'clip', 'raise', or 'wrap', got {mode!r}")
+    return a[(slice(None),) * ax + (indices,)]
 
 
 def _triangle(keep):
@@ -653,13 +694,17 @@ for _name, _fns, _impl, _samples in (
                                                                           "more reps than axes"))),
     ("repeat", (np.repeat,), _repeat, ((((3,),), lambda x: np.repeat(x, 2), ""),
                                       (((2, 3),), lambda x: np.repeat(x, [1, 0, 2], axis=1), "per-element counts"))),
-    ("diff", (np.diff,), _diff, ((((5,),), np.diff, ""), (((3, 4),), lambda x: np.diff(x, n=2, axis=0), "n=2"))),
+    ("diff", (np.diff,), _diff, ((((5,),), np.diff, ""), (((3, 4),), lambda x: np.diff(x, n=2, axis=0), "n=2"),
+                                 (((3, 4), (3,)), lambda x, p: np.diff(x, prepend=p[:, None], append=0.5),
+                                  "prepend, append"))),
     ("roll", (np.roll,), _roll, ((((5,),), lambda x: np.roll(x, 2), ""),
                                  (((2, 3, 2),), lambda x: np.roll(x, (1, -1), axis=(0, 2)), "two axes"),
                                  (((3, 4),), lambda x: np.roll(x, -1, axis=1), "axis=1"),
                                  (((2, 3),), lambda x: np.roll(x, 4), "flattened"))),
     ("take", (np.take,), _take, ((((5,),), lambda x: np.take(x, [4, 0, 0]), ""),
-                                 (((3, 4),), lambda x: np.take(x, [[1, 2]], axis=1), "axis=1"))),
+                                 (((3, 4),), lambda x: np.take(x, [[1, 2]], axis=1), "axis=1"),
+                                 (((5,),), lambda x: np.take(x, [-2, 7, 1], mode="clip"), "clip"),
+                                 (((2, 3),), lambda x: np.take(x, [-2, 7], axis=1, mode="wrap"), "wrap"))),
     ("triu", (np.triu,), _triangle(np.triu), ((((3, 3),), np.triu, ""),
                                               (((2, 3, 4),), lambda x: np.triu(x, 1), "k=1"))),
     ("tril", (np.tril,), _triangle(np.tril), ((((3, 3),), np.tril, ""),
