@@ -54,7 +54,7 @@ if sc is not None:
                 lambda s, x: sp.zeta(s, x),
                 samples=(Sample(((4,),), lambda x: sc.zeta(3.0, x + 2.5)),
                          Sample(((2, 3),), lambda x: sc.zeta(np.array([2.0, 3.0, 4.5]), x + 2.5), "orders")),
-                domain=POS, flops=50, math="scipy.special.zeta(s, x), Hurwitz: d/dx = -s zeta(s+1, x); no derivative in s")
+                domain=POS, flops=50, math="Hurwitz zeta(s, x): d/dx = -s zeta(s+1, x); no derivative in s")
     elementwise("special.digamma", (sc.digamma,), (lambda ans, x: sc.zeta(2.0, x),), lambda x: sp.polygamma(0, x),
                 domain=POS, flops=30, math="d digamma = trigamma = zeta(2, x)")
     elementwise("special.gammaln", (sc.gammaln,), (lambda ans, x: sc.digamma(x),), sp.loggamma, domain=POS,
