@@ -12,6 +12,7 @@ import weakref
 
 import numpy as np
 
+from . import advice
 from .core import DISPATCH, NO_PARAMS, OPS, UFUNC_CALLS, callable_name, ndim, reject_out, shape
 from .trees import refuse_subclass
 
@@ -221,13 +222,13 @@ class Traced:
                         "(use np.stack to build arrays from traced values), or differentiate a function that "
                         "returns it")
 
-    def __float__(self): self._drop("float()")
-    def __int__(self): self._drop("int()")
-    def __complex__(self): self._drop("complex()")
+    def __float__(self): raise TypeError(advice.to_number(self.engine, "float()"))
+    def __int__(self): raise TypeError(advice.to_number(self.engine, "int()"))
+    def __complex__(self): raise TypeError(advice.to_number(self.engine, "complex()"))
     def __index__(self): self._drop("using as an index")
 
     def __array__(self, dtype=None, copy=None):
-        self._drop("np.asarray()/np.array() (also called by np.ma and np.matrix operands, which are not supported)")
+        raise TypeError(advice.to_array(self.engine))
 
     def __bool__(self) -> bool:
         return bool(self.primal)

@@ -142,7 +142,7 @@ def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_a
     blocks_per_out = []
     for col, prim in zip(columns, out_primals):
         full = col[0] if len(col) == 1 else np.concatenate(col, axis=0)  # (n,) + out.shape
-        oshape = leaf_shape(prim)
+        oshape = () if scalar else leaf_shape(prim)  # a one-element output's gradient has the input's shape
         blocks, offset = [], 0
         for leaf, size in zip(in_leaves, sizes):
             part = full[offset:offset + size] if len(sizes) > 1 else full
@@ -169,11 +169,11 @@ def _pass(f, args, kwargs, nums, in_leaves, in_defs, sizes, width, start, has_au
         pos += count
     out, aux = split_aux(f(*call_args, **(kwargs or {})), has_aux, level, fn)
     out_primals, tangents, out_def = _split_output(out, level, (width,), fn)
-    if scalar and (out_def is not None or leaf_shape(out_primals[0]) != ()):
+    if scalar and (out_def is not None or math.prod(leaf_shape(out_primals[0])) != 1):  # one element: (1,) too
         shapes = [leaf_shape(p) for p in out_primals]
         got = shapes[0] if len(shapes) == 1 else shapes
-        raise TypeError(f"{fn}: f must return a scalar, got output shape(s) {got}; use dualad.jacfwd for "
-                        "non-scalar outputs")
+        raise TypeError(f"{fn}: f must return a scalar (or a one-element array), got output shape(s) {got}; use "
+                        "dualad.jacfwd for non-scalar outputs")
     return out, aux, out_primals, tangents, out_def
 
 

@@ -133,9 +133,10 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
 
 
 def _scalar_seed(out_primals, out_def, fn):
-    if out_def is not None or leaf_shape(out_primals[0]) != ():
+    # a scalar, or any output with exactly one element ((1,), (1, 1)): its gradient, as autograd and PyTorch give
+    if out_def is not None or math.prod(leaf_shape(out_primals[0])) != 1:
         shapes = [leaf_shape(p) for p in out_primals]
-        raise TypeError(f"{fn}: f must return a scalar, got output shape(s) "
+        raise TypeError(f"{fn}: f must return a scalar (or a one-element array), got output shape(s) "
                         f"{shapes[0] if len(shapes) == 1 else shapes}; use revad.jacrev or revad.vjp for "
                         "non-scalar outputs")
 
@@ -162,7 +163,7 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False)
         _scalar_seed(out_primals, out_def, "revad.grad")
         seeds = {}
         if out_slots[0] >= 0:
-            seeds[out_slots[0]] = np.ones((), dtype=_seed_dtype(out_primals[0]))
+            seeds[out_slots[0]] = np.ones(leaf_shape(out_primals[0]), dtype=_seed_dtype(out_primals[0]))
         cts = tape.sweep(seeds, keep=False)
         tape.release()
         per_arg, single = _input_cts(cts, inputs)
