@@ -38,19 +38,27 @@ def _top(module: str) -> str:
 
 def _library_call(frame) -> tuple[str | None, object]:
     """The outermost NumPy/SciPy function on the stack above ``frame`` (the one the user called), and the user's frame
-    that called it (or the user's frame itself if no library function is on the stack)."""
+    that called it. A NumPy function dispatched to a traced value shows as our ``__array_function__`` frame, whose
+    ``func`` names it (``np.append`` running its composite, which hands a list to ``np.ravel``)."""
     name = None
-    while frame is not None and _top(_module(frame)) in _OURS:
-        frame = frame.f_back
-    while frame is not None and _top(_module(frame)) in _LIBRARIES:
+    while frame is not None:
         module, fn = _module(frame), frame.f_code.co_name
-        if fn == "__getitem__" and "index_tricks" in module:
-            owner = type(frame.f_locals.get("self")).__name__
-            name = {"RClass": "np.r_", "CClass": "np.c_"}.get(owner, "np.r_")
-        elif not fn.startswith("_") and fn != "<module>":
-            public = "scipy.special" if module.startswith("scipy.special") else (
-                "np" if module.startswith("numpy") else module)
-            name = f"{public}.{fn}"
+        if _top(module) in _OURS:
+            if fn in ("__array_function__", "__array_ufunc__"):
+                from .core import callable_name
+
+                func = frame.f_locals.get("func", frame.f_locals.get("ufunc"))
+                name = callable_name(func) if func is not None else name
+        elif _top(module) in _LIBRARIES:
+            if fn == "__getitem__" and "index_tricks" in module:
+                owner = type(frame.f_locals.get("self")).__name__
+                name = {"RClass": "np.r_", "CClass": "np.c_"}.get(owner, "np.r_")
+            elif not fn.startswith("_") and fn != "<module>":
+                public = "scipy.special" if module.startswith("scipy.special") else (
+                    "np" if module.startswith("numpy") else module)
+                name = f"{public}.{fn}"
+        else:
+            break
         frame = frame.f_back
     return name, frame
 
