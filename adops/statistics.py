@@ -356,7 +356,8 @@ def _reduceat(ufunc):
     return reduceat
 
 
-_BINARY = [u for u, op in UFUNC_CALLS.items() if u.nin == 2 and op.differentiable and u is not np.ldexp]
+_BINARY = [u for u, op in UFUNC_CALLS.items()  # NumPy's own (scipy.special's ufuncs have methods NumPy rarely calls)
+           if u.nin == 2 and op.differentiable and u is not np.ldexp and getattr(np, u.__name__, None) is u]
 for _u in _BINARY:
     if (_u, "accumulate") not in DISPATCH:
         _extreme = _u in (np.maximum, np.minimum, np.fmax, np.fmin)

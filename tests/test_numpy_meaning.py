@@ -132,9 +132,9 @@ def test_ufunc_reduce_initial_keeps_the_array_dtype(ufunc):
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda x: np.add.reduceat(x, [0, 2]), "np.add.reduceat"),
+    (lambda x: np.power.reduceat(x, [0, 2]), "np.power.reduceat"),
     (lambda x: np.add.at(x, [0, 1], 1.0), r"np.add.at\(a, indices, b\) writes into a in place"),
-    (lambda x: np.subtract.reduce(x), "np.subtract.reduce has no"),
+    (lambda x: np.arctan2.reduce(x), "np.arctan2.reduce has no"),
     (lambda x: np.maximum.reduce(x, where=np.array([True, False, True, True])), "initial"),
     (lambda x: np.add.reduce(x, dtype=np.int64), "dtype=int64"),
     (lambda x: np.add.reduce(x, out=np.zeros(4)), "out="),
@@ -690,7 +690,7 @@ def test_round_of_a_numpy_scalar_is_its_value():
 
 def test_errors_name_the_callable_written():
     for transform in (dualad.grad, revad.grad):
-        with pytest.raises(TypeError, match=r"^scipy\.special\.erf has no"):
-            transform(lambda x: np.sum(scipy.special.erf(x)))(V5)
+        with pytest.raises(TypeError, match=r"^scipy\.special\.gamma has no"):
+            transform(lambda x: np.sum(scipy.special.gamma(x)))(V5)
         with pytest.raises(TypeError, match=r"np\.std: argument\(s\) where"):
             transform(lambda x: np.std(x, where=x > 0))(V5)

@@ -19,6 +19,8 @@ EXACT_KINDS = {"elementwise", "select", "reduce", "matmul", "choose"}
 GLOBAL_SUPERSET = {
     "maximum": "either argument can win", "minimum": "either argument can win", "clip": "a bound can win",
     "relu": "zero slope for x < 0", "remainder": "d/dy = -floor(x/y) is 0 where x/y lies in [0, 1)",
+    "fmod": "d/dy = -trunc(x/y) is 0 where |x/y| < 1", "copysign": "no derivative in y (its sign)",
+    "heaviside": "no derivative in x; d/dh0 only where x == 0",
     "max": "every element can win", "min": "every element can win",
     "where": "a value-dependent condition unites both branches", "prod": "an exact zero factor",
     "matmul": "stacked (3-D and up) operands fall back to dense",
