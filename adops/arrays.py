@@ -229,22 +229,24 @@ def _piecewise(x, condlist, funclist, *args, **kw):
     xs = shape(x)
     if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray)) and len(xs) != 0):
         condlist = [condlist]
-    conds = [np.broadcast_to(np.asarray(_leaf(c), dtype=bool), xs) for c in condlist]
+    # (asanyarray and a ufunc keep a mask computed from traced values visible to sparsity detection)
+    conds = [np.asanyarray(c, dtype=bool) | np.zeros(xs, dtype=bool) for c in condlist]
     if len(funclist) == len(conds) + 1:  # the last function covers where no condition holds
-        conds.append(~np.any(conds, axis=0))
+        otherwise = ~conds[0]
+        for c in conds[1:]:
+            otherwise = otherwise & ~c
+        conds.append(otherwise)
     elif len(funclist) != len(conds):
         raise ValueError(f"np.piecewise: with {len(conds)} condition(s), either {len(conds)} or {len(conds) + 1} "
                          "functions are needed")
     out = np.zeros(xs, dtype=result_dtype(x))
     for cond, fn in zip(conds, funclist):
-        if not callable(fn):
-            out = np.where(cond, fn, out)
-        elif cond.any():
-            values = fn(x[cond], *args, **kw)  # as NumPy: the function sees only the selected entries
-            if ndim(values):  # selected entry k goes to the k-th True position of cond
-                place = np.where(cond, np.cumsum(cond.ravel()).reshape(xs) - 1, 0)
-                values = values[place]
-            out = np.where(cond, values, out)
+        if callable(fn):
+            # evaluated on all of x (NumPy passes x[cond]: the same values for the elementwise functions piecewise is
+            # written with), so the derivative's structure does not depend on which entries are selected here
+            with np.errstate(all="ignore"):
+                fn = fn(x, *args, **kw)
+        out = np.where(cond, fn, out)
     return out
 
 
@@ -342,7 +344,7 @@ composite("piecewise", (np.piecewise,), _piecewise,
           samples=(Sample(((6,),), lambda x: np.piecewise(x, [x < 0, x >= 0], [lambda v: v * v, np.sin]), ""),
                    Sample(((6,),), lambda x: np.piecewise(x, [x < -1, x > 1], [-1.0, np.exp, lambda v: v ** 3]),
                           "otherwise")),
-          math="each function on its selected entries (as NumPy), placed with np.where")
+          math="each function on x, chosen entry by entry with np.where (NumPy: on x[cond])")
 composite("linspace", (np.linspace,), _linspace,
           samples=(Sample(((), ()), lambda a, b: np.linspace(a, b, 5)),
                    Sample(((2,), ()), lambda a, b: np.linspace(a, b, 4, endpoint=False, axis=1), "arrays, axis=1")),
