@@ -226,12 +226,16 @@ def _interp(x, xp, fp, left=None, right=None, period=None):
     xp = xp if getattr(xp, "_level", None) is not None else np.asarray(xp, dtype=float)
     fp = fp if getattr(fp, "_level", None) is not None else np.asarray(fp, dtype=float)
     n = shape(xp)[0]
-    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(n - 2, 0))
-    x0, x1, f0, f1 = xp[i], xp[np.minimum(i + 1, n - 1)], fp[i], fp[np.minimum(i + 1, n - 1)]
+    # every segment's line at every x, kept where x falls in that segment (NumPy's searchsorted(xp, x, 'right') - 1,
+    # clipped): comparisons of traced values, so the selection stays visible to sparsity detection
+    xb = np.expand_dims(x, -1)
+    x0, x1, f0, f1 = xp[:-1], xp[1:], fp[:-1], fp[1:]
     span = x1 - x0
-    slope = (f1 - f0) / np.where(span == 0, 1, span)
-    inside = f0 + slope * (x - x0)
-    inside = np.where(x == x1, f1, inside)  # NumPy returns fp exactly at the sample points
+    line = f0 + (f1 - f0) / np.where(span == 0, 1, span) * (xb - x0)
+    line = np.where(xb == x1, f1, line)  # NumPy returns fp exactly at the sample points
+    k = np.arange(n - 1)
+    inside = ((xb >= x0) | (k == 0)) & ((xb < x1) | (k == n - 2))
+    inside = np.sum(np.where(inside, line, 0), axis=-1)
     below = fp[0] if left is None else left
     above = fp[-1] if right is None else right
     return np.where(x < xp[0], below, np.where(x > xp[-1], above, inside))
