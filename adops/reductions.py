@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .core import Domain, Op, Sample, call, ndim, normalize_axes, normalize_axis, register, reject_out, shape
+from .core import Domain, Op, Sample, call, ndim, normalize_axes, normalize_axis, register, reject_out, result_dtype, shape
 from .derive import UNDEFINED, composite, linear
 from .elementwise import mask
 from .symbolic import as_objects, select_ties
@@ -56,12 +56,18 @@ def _parse_reduce(name):
                 if not _given(initial):
                     raise ValueError(f"{fn}: reduction operation '{'maximum' if name == 'max' else 'minimum'}' does "
                                      "not have an identity, so to use a where mask one has to specify 'initial'")
-                a = np.where(where, a, initial)
+                # masked-out entries must never tie with kept ones (ties share the derivative): the dtype's extreme,
+                # finite so the oracle never forms 0 * inf; initial is combined below
+                info = np.finfo(result_dtype(a))
+                a = np.where(where, a, info.min if name == "max" else info.max)
             else:
                 a = np.where(where, a, 0 if name == "sum" else 1)
         if _given(initial):
             if name in ("max", "min"):
-                a = (np.maximum if name == "max" else np.minimum)(a, initial)
+                # max(max(kept), initial): ties among the kept entries share, and a tie with initial is the
+                # ufunc's; the record then reduces this over axes of length 1 (the identity)
+                a = (np.maximum if name == "max" else np.minimum)(
+                    (np.max if name == "max" else np.min)(a, axis=axes, keepdims=True), initial)
             elif _size(shape(a), axes):  # combined with the first entry of each reduced slice
                 first = np.zeros(shape(a), dtype=bool)
                 first[tuple(0 if d - ndim(a) in axes else slice(None) for d in range(ndim(a)))] = True
