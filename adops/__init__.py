@@ -10,7 +10,18 @@ and test domain. ``OPS`` maps names to records; ``DISPATCH`` maps NumPy callable
 
 # registration happens on import; ``counting`` is the counter's module (calling it still works, with a warning)
 from . import (  # noqa: F401
-    arrays, counting, decompositions, elementwise, linalg, ndarray_api, nn, queries, reductions, shapes, special, statistics,
+    arrays,
+    counting,
+    decompositions,
+    elementwise,
+    linalg,
+    ndarray_api,
+    nn,
+    queries,
+    reductions,
+    shapes,
+    special,
+    statistics,
 )
 from .core import DISPATCH, OPS, Domain, Op, Sample, call, callable_name, new_level
 from .counting import Counts, count_ops

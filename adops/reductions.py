@@ -6,7 +6,19 @@ import warnings
 
 import numpy as np
 
-from .core import Domain, Op, Sample, call, ndim, normalize_axes, normalize_axis, register, reject_out, result_dtype, shape
+from .core import (
+    Domain,
+    Op,
+    Sample,
+    call,
+    ndim,
+    normalize_axes,
+    normalize_axis,
+    register,
+    reject_out,
+    result_dtype,
+    shape,
+)
 from .derive import UNDEFINED, composite, linear
 from .elementwise import mask
 from .symbolic import as_objects, select_ties
