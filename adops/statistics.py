@@ -196,6 +196,8 @@ def _convolve(a, v, mode="full"):
 def _correlate(a, v, mode="valid"):
     if ndim(a) != 1 or ndim(v) != 1:
         raise ValueError("np.correlate: a and v must be 1-D")
+    if shape(a)[0] < shape(v)[0]:  # as NumPy: swap so the longer slides, then reverse ('same' centres differently)
+        return np.flip(_correlate(v, a, mode))
     return _convolve(a, np.flip(v), mode)  # real inputs: no conjugate
 
 

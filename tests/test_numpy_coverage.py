@@ -189,3 +189,18 @@ def test_ufunc_methods_without_a_rule_say_so():
         revad.grad(lambda v: np.power.reduce(v))(V5)
     with pytest.raises(TypeError, match="in place"):
         revad.grad(lambda v: np.add.at(v, [0], 1.0))(V5)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("la,lv", [(2, 3), (2, 6), (4, 5), (4, 6), (5, 4), (3, 3), (1, 4)])
+def test_correlate_windows_match_numpy_whichever_operand_is_longer(la, lv, mode):
+    # NumPy swaps the operands when v is longer and reverses the result, so 'same' is centred differently
+    rng = np.random.default_rng(la * 10 + lv)
+    a, v = rng.normal(size=la), rng.normal(size=lv)
+    expected = np.correlate(a, v, mode)
+    for jac in (dualad.jacfwd, revad.jacrev):
+        value, _ = dualad.jvp(lambda a: np.correlate(a, v, mode), (a,), (np.ones(la),))
+        np.testing.assert_allclose(value, expected, rtol=1e-13)
+        J = jac(lambda a: np.correlate(a, v, mode))(a)
+        fd = np.stack([np.correlate(e, v, mode) for e in np.eye(la)], axis=1)  # linear in a
+        np.testing.assert_allclose(J, fd, rtol=1e-13, atol=1e-15)
