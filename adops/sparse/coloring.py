@@ -77,8 +77,25 @@ def _order(csc: sp.csc_array, row_counts: np.ndarray, order: str, seed: int) -> 
     return np.argsort(-degree, kind="stable")
 
 
+class ColorGroups:
+    """What every colouring derives from its ``colors`` array: how many colours, and the members of each."""
+
+    colors: np.ndarray
+
+    @property
+    def ncolors(self) -> int:
+        """The number of compressed passes this colouring needs."""
+        return int(self.colors.max()) + 1 if self.colors.size else 0
+
+    @property
+    def groups(self) -> list:
+        """The members (columns, rows or variables) of each colour, as index arrays."""
+        order = np.argsort(self.colors, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(self.colors, minlength=self.ncolors))[:-1])
+
+
 @dataclass(frozen=True, eq=False)
-class Coloring:
+class Coloring(ColorGroups):
     """A colouring of a sparsity pattern, ready to seed compressed passes and to decompress their results.
 
     ``mode`` is ``"column"`` (forward mode: one JVP per colour of the columns) or ``"row"`` (reverse mode: one VJP
@@ -100,17 +117,6 @@ class Coloring:
     def shape(self) -> tuple:
         """The Jacobian's shape (outputs, inputs)."""
         return self.pattern.shape
-
-    @property
-    def ncolors(self) -> int:
-        """The number of compressed passes this colouring needs."""
-        return int(self.colors.max()) + 1 if self.colors.size else 0
-
-    @property
-    def groups(self) -> list:
-        """The columns (or rows) of each colour, as index arrays."""
-        order = np.argsort(self.colors, kind="stable")
-        return np.split(order, np.cumsum(np.bincount(self.colors, minlength=self.ncolors))[:-1])
 
     @property
     def lower_bound(self) -> int:

@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from .coloring import ORDERS, as_pattern, color_columns
+from .coloring import ORDERS, ColorGroups, as_pattern, color_columns
 
 
 def as_symmetric(pattern, fn: str = "adops.sparse.color_star") -> sp.csr_array:
@@ -95,7 +95,7 @@ def _order(adj: sp.csr_array, order: str, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class StarColoring:
+class StarColoring(ColorGroups):
     """A star colouring of a symmetric pattern (a Hessian's), ready to seed compressed Hessian-vector products and to
     recover the symmetric matrix from them.
 
@@ -119,17 +119,6 @@ class StarColoring:
     @property
     def shape(self) -> tuple:
         return self.pattern.shape
-
-    @property
-    def ncolors(self) -> int:
-        """The number of Hessian-vector products a Hessian costs."""
-        return int(self.colors.max()) + 1 if self.colors.size else 0
-
-    @property
-    def groups(self) -> list:
-        """The variables of each colour, as index arrays."""
-        order = np.argsort(self.colors, kind="stable")
-        return np.split(order, np.cumsum(np.bincount(self.colors, minlength=self.ncolors))[:-1])
 
     @cached_property
     def _adjacency(self) -> sp.csr_array:
