@@ -114,6 +114,10 @@ def _compress(condition, a, axis=None, out=None):
 
 
 def _insert(arr, obj, values, axis=None):
+    if getattr(values, "_level", None) is None:  # NumPy casts the inserted values to the array's dtype
+        values = np.asarray(values, dtype=result_dtype(arr))
+    elif result_dtype(values) != result_dtype(arr):
+        values = values.astype(result_dtype(arr))
     return moved(lambda i, v: np.insert(i, obj, v, axis), [arr, values])
 
 

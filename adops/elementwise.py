@@ -256,7 +256,7 @@ def _at_point(fn):
 elementwise("fmod", (np.fmod,), (ONE, lambda ans, x, y: -np.trunc(x / y)),
             _at_point(lambda x, y, xv, yv: x - y * math.trunc(xv / yv)), domain=(Domain(-2, 2), POS),
             math="fmod(x, y) = x - y trunc(x/y): d = dx - trunc(x/y) dy")
-elementwise("copysign", (np.copysign,), (lambda ans, x, y: np.sign(x) * np.copysign(1.0, y), None),
+elementwise("copysign", (np.copysign,), (lambda ans, x, y: np.sign(x) * np.copysign(np.ones_like(ans), y), None),
             _at_point(lambda x, y, xv, yv: sp.Abs(x) * math.copysign(1, yv)), domain=Domain(-2, 2, kinks=(0.0,)),
             math="|x| sign(y): d = sign(x) sign(y) dx (0 at x = 0, as abs); no derivative in y")
 elementwise("heaviside", (np.heaviside,), (None, lambda ans, x, h: mask(x == 0, ans)),

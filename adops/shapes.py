@@ -344,8 +344,29 @@ linear("flip", (np.flip,), _flip_impl, (lambda ct, ans, x, axes: _flip_impl(ct, 
 _MOVING_PADS = ("edge", "reflect", "symmetric", "wrap")
 
 
+def _odd_reflection(array, pad_width, mode, nd):
+    """``reflect_type='odd'`` pads with 2 * edge - mirror image: linear, not a copy. NumPy pads one axis after the
+    other, so each axis gets its own small matrix (NumPy's pad of an identity matrix along that axis) applied as a
+    product with the constant matrix."""
+    widths = np.broadcast_to(np.asarray(pad_width), (nd, 2))
+    for axis in range(nd):
+        before, after = (int(v) for v in widths[axis])
+        if before == 0 and after == 0:
+            continue
+        length = shape(array)[axis]
+        basis = np.eye(length, dtype=result_dtype(array))
+        lift = np.pad(basis, ((before, after), (0, 0)), mode=mode, reflect_type="odd")
+        moved_axis = np.moveaxis(array, axis, 0)
+        rest = shape(moved_axis)[1:]
+        flat = np.reshape(moved_axis, (length, -1))
+        array = np.moveaxis(np.reshape(lift @ flat, (lift.shape[0],) + rest), 0, axis)
+    return array
+
+
 def _parse_pad(array, pad_width, mode="constant", **kwargs):
     nd = ndim(array)
+    if mode in ("reflect", "symmetric") and kwargs.get("reflect_type", "even") == "odd":
+        return (_odd_reflection(array, pad_width, mode, nd),), {"widths": ((0, 0),) * nd, "value": 0}
     if mode in _MOVING_PADS:  # only copies of entries: NumPy's own pad of their positions, then a gather
         from .arrays import moved
 
@@ -378,7 +399,10 @@ linear("pad", (np.pad,), _pad_impl, (_pad_vjp,), parse=_parse_pad,
                 Sample(((2, 3),), lambda x: np.pad(x, ((1, 2), (2, 1)), mode="reflect"), "reflect"),
                 Sample(((3,),), lambda x: np.pad(x, (4, 1), mode="symmetric"), "symmetric"),
                 Sample(((2, 3),), lambda x: np.pad(x, 1, mode="edge"), "edge"),
-                Sample(((3,),), lambda x: np.pad(x, 4, mode="wrap"), "wrap")),
+                Sample(((3,),), lambda x: np.pad(x, 4, mode="wrap"), "wrap"),
+                Sample(((3, 4),), lambda x: np.pad(x, ((2, 5), (1, 2)), mode="reflect", reflect_type="odd"),
+                       "reflect odd"),
+                Sample(((3,),), lambda x: np.pad(x, (4, 2), mode="symmetric", reflect_type="odd"), "symmetric odd")),
        sympy_fn=lambda x, widths, value: np.pad(as_objects(x), widths, constant_values=value),
        math="affine; transpose crops the cotangent (reflect/symmetric/edge/wrap: a gather first)", sparsity="select")
 

@@ -22,7 +22,9 @@ def _to_last(a, axis):
     return np.reshape(moved, tuple(shape(a)[d] for d in rest) + (-1,)), axes
 
 
-def _quantile(a, q, axis=None, keepdims=False, method="linear", nan=False, fn="np.quantile"):
+def _quantile(a, q, axis=None, keepdims=False, method="linear", nan=False, fn="np.quantile", dtype=None):
+    """``dtype`` is NumPy's result dtype: the input's for the methods that pick an entry, else the input's
+    promoted with ``q``'s (a Python number is weak: float32 data with ``q=0.3`` stays float32)."""
     if method not in _METHODS:
         raise TypeError(f"{fn}: method={method!r} has no rule under differentiation; use one of {_METHODS}")
     x, axes = _to_last(a, axis)
@@ -39,6 +41,8 @@ def _quantile(a, q, axis=None, keepdims=False, method="linear", nan=False, fn="n
         below = np.take_along_axis(s, lo[..., None], axis=-1)[..., 0]
         above = np.take_along_axis(s, hi[..., None], axis=-1)[..., 0]
         gamma = virtual - lo
+        if dtype is not None and result_dtype(gamma) != dtype:
+            gamma = gamma.astype(dtype)  # NumPy interpolates in the result's dtype
         if method == "lower":
             r = below
         elif method == "higher":
@@ -53,6 +57,8 @@ def _quantile(a, q, axis=None, keepdims=False, method="linear", nan=False, fn="n
             r = np.where(gamma >= 0.5, above - diff * (1 - gamma), below + diff * gamma)
         if nan:
             r = np.where(count == 0, np.nan, r)
+        if dtype is not None and result_dtype(r) != dtype:
+            r = r.astype(dtype)
         outs.append(r)
     out = np.stack(outs) if ndim(qs) else outs[0]
     if ndim(qs):
@@ -63,13 +69,22 @@ def _quantile(a, q, axis=None, keepdims=False, method="linear", nan=False, fn="n
     return out
 
 
+def _quantile_dtype(a, q, method):
+    if method in ("lower", "higher", "nearest"):
+        return result_dtype(a)
+    weak = type(q) in (int, float)
+    return np.result_type(result_dtype(a), q if weak else result_dtype(q))
+
+
 def _quantile_fn(scale, nan, fn):
     def impl(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None,
              interpolation=None):
         reject_out(fn, out, weights=weights)
+        method = interpolation or method
+        dtype = _quantile_dtype(a, q, method)
         q = q if getattr(q, "_level", None) is not None else np.asarray(q, dtype=float)
         q = q / scale if scale != 1 else q
-        return _quantile(a, q, axis, keepdims, interpolation or method, nan, fn)
+        return _quantile(a, q, axis, keepdims, method, nan, fn, dtype)
 
     return impl
 
@@ -77,7 +92,8 @@ def _quantile_fn(scale, nan, fn):
 def _median_fn(nan, fn):
     def impl(a, axis=None, out=None, overwrite_input=False, keepdims=False):
         reject_out(fn, out)
-        return _quantile(a, 0.5, axis, keepdims, "midpoint" if not nan else "linear", nan, fn)
+        return _quantile(a, 0.5, axis, keepdims, "midpoint" if not nan else "linear", nan, fn,
+                         _quantile_dtype(a, 0.5, "linear"))
 
     return impl
 
@@ -96,7 +112,8 @@ def _nan_prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._No
 def _nan_mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
     reject_out("np.nanmean", out, where=where)
     count = np.sum(~np.isnan(a), axis=axis, keepdims=keepdims)
-    return _nan_sum(a, axis=axis, dtype=dtype, keepdims=keepdims) / count
+    total = _nan_sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return total / count.astype(result_dtype(total))  # an integer count must not promote float32 data
 
 
 def _nan_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=np._NoValue, mean=np._NoValue,
@@ -105,10 +122,12 @@ def _nan_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, wher
     if correction is not np._NoValue:
         ddof = correction
     valid = ~np.isnan(a)
-    count = np.sum(valid, axis=axis, keepdims=True)
-    centred = np.where(valid, a - _nan_sum(a, axis=axis, dtype=dtype, keepdims=True) / count, 0)
+    summed = _nan_sum(a, axis=axis, dtype=dtype, keepdims=True)
+    kind = result_dtype(summed)  # integer counts must not promote float32 data
+    count = np.sum(valid, axis=axis, keepdims=True).astype(kind)
+    centred = np.where(valid, a - summed / count, 0)
     total = np.sum(centred * centred, axis=axis, keepdims=keepdims)
-    return total / np.maximum(np.sum(valid, axis=axis, keepdims=keepdims) - ddof, 0)
+    return total / np.maximum(np.sum(valid, axis=axis, keepdims=keepdims) - ddof, 0).astype(kind)
 
 
 def _nan_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
