@@ -20,7 +20,8 @@ import numpy as np
 
 import adops.nn as nn
 
-__all__ = ["Workload", "WORKLOADS", "get", "build", "names", "dims", "seed_example", "dense_arrays", "rosenbrock"]
+__all__ = ["Workload", "WORKLOADS", "get", "build", "names", "dims", "seed_example", "dense_arrays", "rosenbrock",
+           "local3"]
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,29 @@ def rosenbrock(n: int = 32) -> tuple[Callable, tuple]:
     return f, (x,)
 
 
+def local3(n: int = 32) -> tuple[Callable, tuple]:
+    """``f(x) = sum(exp(a b) + sin(b + c)^2 + a c)`` over the sliding windows ``(a, b, c) = (x[i], x[i+1], x[i+2])``.
+
+    A partially separable objective (a sum of terms of 3 neighbouring variables each): its Hessian is pentadiagonal,
+    n x n with about 5n nonzeros, so a star colouring needs 5 colours whatever n is (the sparse-Hessian workload of
+    ``compare.hessians``; its peers compute the dense Hessian).
+
+    Examples
+    --------
+    >>> f, (x,) = local3(n=4)
+    >>> round(float(f(np.zeros(4))), 6)
+    2.0
+    """
+    x = np.random.default_rng(6).uniform(-1.0, 1.0, size=n)
+
+    def f(x):
+        a, b, c = x[:-2], x[1:-1], x[2:]
+        return np.sum(np.exp(a * b) + np.square(np.sin(b + c)) + a * c)
+
+    f.__name__ = f"local3_{n}"
+    return f, (x,)
+
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -276,6 +300,8 @@ WORKLOADS: dict[str, Workload] = {
                  {"n": 16, "p": 16}, {"n": 3, "p": 3}, scalar=True),
         Workload("rosenbrock", "Rosenbrock's function of n variables (the Hessian workload)", rosenbrock,
                  {"n": 32}, {"n": 4}, scalar=True),
+        Workload("local3", "sum of exp(a b) + sin(b + c)^2 + a c over sliding windows of 3 variables (pentadiagonal "
+                 "Hessian)", local3, {"n": 32}, {"n": 4}, scalar=True),
     )
 }
 
