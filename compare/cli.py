@@ -45,16 +45,17 @@ class Plan:
     max_seconds: float  # timing budget per measured call
     hessian_sizes: tuple = ()  # n values of the Hessian-strategies sweep (Rosenbrock)
     hessian_budget: float = 1.0  # seconds one Hessian may take; beyond it a strategy's larger sizes are skipped
+    sparse_hessian_sizes: tuple = ()  # n values of the dense-against-coloured sweep on local3 (pentadiagonal)
     small_table: bool = False  # per-workload table at the oracle's small sizes instead of the defaults
 
 
 PLANS: dict[str, Plan] = {
     "full": Plan(256, (2, 4, 8, 16, 32, 64, 128, 256), (2, 4, 8, 16, 32, 64, 128, 256, 512), 4,
                  (1, 2, 4, 8, 16, 32, 64, 128, 256), 64, (4, 8, 16, 32, 64, 128, 256, 512), 5, 3.0,
-                 (8, 16, 32, 64, 128, 256, 512, 1000), 1.0),
+                 (8, 16, 32, 64, 128, 256, 512, 1000), 1.0, (16, 64, 256, 1024, 4096, 16384, 100_000)),
     "quick": Plan(64, (2, 4, 8, 16, 32, 64), (2, 4, 8, 16, 32, 64), 4, (1, 4, 16, 64), 32,
-                  (4, 8, 16, 32, 64, 128), 3, 0.5, (8, 32, 128, 512), 0.1),
-    "tiny": Plan(16, (2, 4, 8, 16), (2, 4, 8), 2, (1, 4, 16), 8, (2, 4, 8), 3, 0.2, (4, 8, 16), 0.2,
+                  (4, 8, 16, 32, 64, 128), 3, 0.5, (8, 32, 128, 512), 0.1, (16, 128, 1024, 8192)),
+    "tiny": Plan(16, (2, 4, 8, 16), (2, 4, 8), 2, (1, 4, 16), 8, (2, 4, 8), 3, 0.2, (4, 8, 16), 0.2, (8, 64),
                  small_table=True),
 }
 
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with conditions.controlled(threads=args.threads) as cond, cost.using_clock(args.clock):
         cond.clock = args.clock
         results = _measure(args, plan, repeats, chosen, progress=_Progress(
-            total=10 + (2 if args.peers else 0) + (0 if args.no_plots else 1)))
+            total=11 + (3 if args.peers else 0) + (0 if args.no_plots else 1)))
     results.update(scale=scale, plan=plan, repeats=repeats, conditions=cond, peers_requested=args.peers)
     if args.peers:
         cond.versions.update({k: v for k, v in conditions.versions(peers=True).items() if k not in cond.versions})
@@ -249,6 +250,10 @@ def _measure(args, plan: Plan, repeats: int, chosen: list[str], progress: _Progr
     progress.step(f"Hessian nestings vs n = {list(plan.hessian_sizes)} (budget {plan.hessian_budget:g} s each)")
     res["hess_rows"] = hessians.measure(plan.hessian_sizes, repeats=repeats, budget=plan.hessian_budget,
                                         max_seconds=plan.max_seconds, progress=progress.detail)
+    progress.step(f"sparse Hessians, dense against coloured, local3 vs n = {list(plan.sparse_hessian_sizes)}")
+    res["hess_rows"] += hessians.measure(plan.sparse_hessian_sizes, workload="local3", repeats=repeats,
+                                         budget=plan.hessian_budget, max_seconds=plan.max_seconds,
+                                         progress=progress.detail)
 
     progress.step("cheap-gradient constants")
     res["cheap"] = {}
@@ -287,6 +292,12 @@ def _measure(args, plan: Plan, repeats: int, chosen: list[str], progress: _Progr
             plan.hessian_sizes, repeats=repeats, budget=plan.hessian_budget, progress=progress.detail,
             max_seconds=plan.max_seconds, threads=args.threads)
         res["peer_notes"] += [n for n in notes if n not in res["peer_notes"]]
+        progress.step("peers: dense Hessians of local3")
+        rows, notes = peers.measure_hessians(
+            plan.sparse_hessian_sizes, repeats=repeats, budget=plan.hessian_budget, progress=progress.detail,
+            max_seconds=plan.max_seconds, threads=args.threads, workload="local3")
+        res["peer_hess_rows"] += rows
+        res["peer_notes"] += [n for n in notes if n not in res["peer_notes"]]
     res["rows"] = [*res["p_rows"], *res["n_rows"], *res["m_rows"], *grid_rows, *res["mem_rows"], *res["hess_rows"],
                    *table_rows, *res["peer_rows"], *res["peer_hess_rows"]]
     return res
@@ -309,6 +320,8 @@ def _plots(results: dict[str, Any], fd: dict[str, Any], out: str) -> dict[str, s
                                         plan.chain_width),
         "hessians": plots.hessians_vs_n(results["hess_rows"], os.path.join(out, "hessians.png"),
                                         results["peer_hess_rows"]),
+        "sparse_hessians": plots.hessians_vs_n(results["hess_rows"], os.path.join(out, "sparse_hessians.png"),
+                                               results["peer_hess_rows"], workload="local3"),
     }
 
 

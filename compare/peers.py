@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from .cost import fit_slope, time_stats
-from .workloads import dense_arrays, rosenbrock
+from .hessians import DENSE_MAX_BYTES
+from .workloads import build, dense_arrays
 
 __all__ = ["PEERS", "available", "jacobians", "measure_dense", "hessians", "measure_hessians", "set_threads"]
 
@@ -204,55 +205,64 @@ def measure_dense(grid: Iterable[tuple[int, int]], hidden: int = 16, repeats: in
 # ---- Hessians -------------------------------------------------------------------------------------------------
 
 
-def _jax_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+def _objective(workload: str, xp) -> Callable:
+    """The Hessian workload written once for any NumPy-like module ``xp`` (jax.numpy, torch, autograd.numpy),
+    the same formula as ``compare.workloads``."""
+    if workload == "rosenbrock":
+        def f(x):
+            head, tail = x[:-1], x[1:]
+            return xp.sum(100.0 * xp.square(tail - head * head) + xp.square(1.0 - head))
+    elif workload == "local3":
+        def f(x):
+            a, b, c = x[:-2], x[1:-1], x[2:]
+            return xp.sum(xp.exp(a * b) + xp.square(xp.sin(b + c)) + a * c)
+    else:
+        raise KeyError(f"no peer version of the Hessian workload {workload!r}; known: {', '.join(HESSIAN_WORKLOADS)}")
+    return f
+
+
+HESSIAN_WORKLOADS = ("rosenbrock", "local3")
+
+
+def _jax_hessians(workload: str, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-
-    def f(x):
-        head, tail = x[:-1], x[1:]
-        return jnp.sum(100.0 * jnp.square(tail - head * head) + jnp.square(1.0 - head))
-
+    f = _objective(workload, jnp)
     xj = jnp.asarray(x)
     eager, jitted = jax.hessian(f), jax.jit(jax.hessian(f))
     return {"jax.hessian (eager)": lambda: np.asarray(eager(xj)),
             "jax.jit(jax.hessian)": lambda: np.asarray(jitted(xj).block_until_ready())}
 
 
-def _torch_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+def _torch_hessians(workload: str, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
     import torch
     from torch import func
 
-    def f(x):
-        head, tail = x[:-1], x[1:]
-        return torch.sum(100.0 * torch.square(tail - head * head) + torch.square(1.0 - head))
-
+    f = _objective(workload, torch)
     xt = torch.as_tensor(x, dtype=torch.float64)
     return {"torch.func.hessian": lambda: func.hessian(f)(xt).numpy(),
             "torch.autograd.functional.hessian(vectorize=True)":
                 lambda: torch.autograd.functional.hessian(f, xt, vectorize=True).numpy()}
 
 
-def _autograd_hessians(f_np: Callable, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+def _autograd_hessians(workload: str, x: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
     import autograd.numpy as anp
     from autograd import hessian
 
-    def f(x):
-        head, tail = x[:-1], x[1:]
-        return anp.sum(100.0 * anp.square(tail - head * head) + anp.square(1.0 - head))
-
+    f = _objective(workload, anp)
     return {"autograd.hessian": lambda: hessian(f)(x)}
 
 
 _HESSIAN_BUILDERS = {"jax": _jax_hessians, "torch": _torch_hessians, "autograd": _autograd_hessians}
 
 
-def hessians(peer: str, n: int) -> dict[str, Callable[[], np.ndarray]]:
-    """Zero-argument functions computing the Hessian of Rosenbrock's function at ``workloads.rosenbrock(n)``'s
-    point with ``peer``, one per way the peer offers.
+def hessians(peer: str, n: int, workload: str = "rosenbrock") -> dict[str, Callable[[], np.ndarray]]:
+    """Zero-argument functions computing the dense Hessian of ``workload`` (Rosenbrock's function, or ``local3``)
+    at ``workloads.build(workload, n=n)``'s point with ``peer``, one per way the peer offers.
 
-    Raises ``ImportError`` when the peer is not installed and ``KeyError`` for an unknown peer.
+    Raises ``ImportError`` when the peer is not installed and ``KeyError`` for an unknown peer or workload.
 
     Examples
     --------
@@ -263,17 +273,21 @@ def hessians(peer: str, n: int) -> dict[str, Callable[[], np.ndarray]]:
     """
     if peer not in _HESSIAN_BUILDERS:
         raise KeyError(f"unknown peer {peer!r}; known: {', '.join(PEERS)}")
-    f, (x,) = rosenbrock(n)
-    return _HESSIAN_BUILDERS[peer](f, x)
+    _objective(workload, np)  # an unknown workload fails here, before the peer is imported
+    f, (x,) = build(workload, n=n)
+    return _HESSIAN_BUILDERS[peer](workload, x)
 
 
 def measure_hessians(sizes: Iterable[int], repeats: int = 3, names: Iterable[str] = PEERS, budget: float = 2.0,
                      progress: Callable[[str], None] | None = None, max_seconds: float = 2.0,
-                     threads: int = 1) -> tuple[list[dict[str, Any]], list[str]]:
-    """Time every importable peer's Hessian of Rosenbrock's function at each n in ``sizes``.
+                     threads: int = 1, workload: str = "rosenbrock") -> tuple[list[dict[str, Any]], list[str]]:
+    """Time every importable peer's dense Hessian of ``workload`` (Rosenbrock's function or ``local3``) at each n
+    in ``sizes``.
 
     Each Hessian is checked against ``revad.hessian`` first. A way whose next size is predicted to take more
-    than ``budget`` seconds is skipped there and beyond, with a row that says so. Returns ``(rows, notes)``.
+    than ``budget`` seconds is skipped there and beyond, with a row that says so; so is every size whose dense
+    Hessian exceeds ``compare.hessians.DENSE_MAX_BYTES`` (the peers have no sparse Hessian). Returns
+    ``(rows, notes)``.
 
     Examples
     --------
@@ -296,10 +310,15 @@ def measure_hessians(sizes: Iterable[int], repeats: int = 3, names: Iterable[str
         try:
             set_threads(name, threads)
             for n in sizes:
-                f, (x,) = rosenbrock(n)
-                expected = revad.hessian(f)(x)
-                for way, run in hessians(name, n).items():
-                    base = {"experiment": "hessian_vs_n", "workload": "rosenbrock", "engine": name,
+                f, (x,) = build(workload, n=n)
+                runs = hessians(name, n, workload)
+                if 8 * n * n > DENSE_MAX_BYTES:
+                    for way in runs:
+                        stopped.setdefault(way, f"skipped: a dense {n} x {n} Hessian takes "
+                                                f"{8 * n * n / 2 ** 20:.3g} MiB")
+                expected = None
+                for way, run in runs.items():
+                    base = {"experiment": "hessian_vs_n", "workload": workload, "engine": name,
                             "engine_version": versions[name], "strategy": way, "call": way, "x": n, "n_in": n,
                             "size_n": n}
                     past = history.setdefault(way, [])
@@ -313,6 +332,8 @@ def measure_hessians(sizes: Iterable[int], repeats: int = 3, names: Iterable[str
                         continue
                     if progress is not None:
                         progress(f"peer Hessian {way} n={n}")
+                    if expected is None:
+                        expected = revad.hessian(f)(x)
                     got = np.asarray(run(), dtype=float)
                     if not np.allclose(got, expected, rtol=1e-9, atol=1e-9):
                         raise RuntimeError(f"{way} gave a wrong Hessian at n={n}")

@@ -375,14 +375,23 @@ HESSIAN_STYLE = {
     "reverse-over-forward": {"color": "tab:green", "marker": "^", "linestyle": "--"},
     "reverse-over-reverse": {"color": "tab:red", "marker": "D", "linestyle": "--"},
 }
+# a coloured nesting: its dense nesting's colour and marker, hollow, on a dotted line
+HESSIAN_STYLE.update({f"{name}-colored": {**style, "linestyle": ":", "markerfacecolor": "white", "linewidth": 2}
+                      for name, style in list(HESSIAN_STYLE.items())})
 _PEER_MARKERS = ("x", "+", "1", "*", "v", "P")
+_HESSIAN_TITLES = {"rosenbrock": "Rosenbrock's function (tridiagonal Hessian)",
+                   "local3": "local3, a sum of 3-variable terms over sliding windows (pentadiagonal Hessian)"}
 
 
-def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = ()) -> str:
-    """The four nestings of the two modes computing a Hessian, against n: exact flops, time and peak memory.
+def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (),
+                  workload: str = "rosenbrock") -> str:
+    """The four nestings of the two modes computing a Hessian, dense and coloured, against n: exact flops, time
+    and peak memory, for the rows of one ``workload``.
 
-    Sizes a strategy skipped (over its time budget) are marked on the time panel's bottom edge; peers' Hessians
-    (grey, dotted) share the time panel.
+    Coloured nestings (hollow markers, dotted) are drawn in their dense nesting's colour; the time to detect the
+    pattern and colour it (paid once per pattern) is the black dashed line. Sizes a strategy skipped (over its
+    time budget, or a dense Hessian too large to hold) are marked on the time panel's bottom edge; peers' dense
+    Hessians (grey, dotted) share the time panel.
 
     Examples
     --------
@@ -394,7 +403,9 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
     """
     from .hessians import STRATEGIES
 
-    fig, axes = _subplots(1, 3, figsize=(15, 4.8))
+    rows = [r for r in rows if r.get("workload", "rosenbrock") == workload]
+    peer_rows = [r for r in peer_rows if r.get("workload", "rosenbrock") == workload]
+    fig, axes = _subplots(1, 3, figsize=(16, 5.6), width_ratios=(1, 1.5, 1))
     done = [r for r in rows if not r.get("skipped")]
     for ax, metric in zip(axes, ("flops", "time_s", "peak_bytes")):
         for name, style in HESSIAN_STYLE.items():
@@ -404,15 +415,19 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         sizes = sorted({r["x"] for r in rows})
-        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes], rotation=30 if len(sizes) > 6 else 0)
         ax.minorticks_off()
-        ax.set_xlabel("n (Rosenbrock's function of n variables)")
+        ax.set_xlabel("n (variables)")
         ax.set_ylabel(_label(metric))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_title("exact flops")
     axes[1].set_title(f"{_time_word()} (median)")
     axes[2].set_title("peak memory (tracemalloc)")
     ax = axes[1]
+    found = sorted({r["x"]: r["detect_s"] + r["color_s"] for r in done if "detect_s" in r}.items())
+    if found:
+        ax.plot([p[0] for p in found], [p[1] for p in found], color="black", linestyle="--", linewidth=1.2,
+                label="detection + star colouring (once per pattern)")
     engines = []
     for r in peer_rows:
         if not r.get("skipped") and r["strategy"] not in engines:
@@ -420,16 +435,17 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
     for i, way in enumerate(engines):
         pts = sorted((r["x"], r["time_s"]) for r in peer_rows if r["strategy"] == way and not r.get("skipped"))
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color="0.45", linestyle=":",
-                marker=_PEER_MARKERS[i % len(_PEER_MARKERS)], label=way)
+                marker=_PEER_MARKERS[i % len(_PEER_MARKERS)], label=f"{way} (dense)")
     skipped = [r for r in rows if r.get("skipped")]
     if skipped:
         order = list(HESSIAN_STYLE)
-        for r in skipped:  # side by side, so two strategies skipped at one size both show
-            shift = 1.06 ** (order.index(r["strategy"]) - 1.5)
+        for r in skipped:  # side by side, so strategies skipped at one size all show
+            shift = 1.05 ** (order.index(r["strategy"]) - (len(order) - 1) / 2)
             ax.plot([r["x"] * shift], [0.0], marker="|", markersize=14, markeredgewidth=2.2,
                     color=HESSIAN_STYLE[r["strategy"]]["color"], transform=ax.get_xaxis_transform(), clip_on=False,
                     linestyle="none")
-        ax.plot([], [], marker="|", color="black", linestyle="none", label="skipped: over the time budget")
+        ax.plot([], [], marker="|", color="black", linestyle="none",
+                label="skipped: over the time budget, or a dense Hessian over 16 MiB")
     handles, labels = [], []
     for a in axes:
         for h, lab in zip(*a.get_legend_handles_labels()):
@@ -437,8 +453,10 @@ def hessians_vs_n(rows: Sequence[dict], path: str, peer_rows: Sequence[dict] = (
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Hessian of Rosenbrock's function: the four nestings of forward and reverse mode", fontsize=12)
-    fig.tight_layout(rect=(0, 0.16 if len(labels) > 6 else 0.12, 1, 0.95))
+    fig.suptitle(f"{_HESSIAN_TITLES.get(workload, workload)}: the four nestings of forward and reverse mode, "
+                 "dense and with a star colouring", fontsize=12)
+    legend_rows = -(-len(labels) // 3)
+    fig.tight_layout(rect=(0, min(0.5, 0.04 + 0.033 * legend_rows), 1, 0.95))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
