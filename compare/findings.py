@@ -113,7 +113,81 @@ def _vectorizing(n_rows: Sequence[dict], m_rows: Sequence[dict]) -> dict[str, An
     return out
 
 
+def _dense_rosenbrock(rows: Sequence[dict]) -> list[dict]:
+    """The rows of the four dense nestings on Rosenbrock's function (the nesting verdict's evidence)."""
+    from .hessians import STRATEGIES
+
+    return [r for r in rows if r.get("workload", "rosenbrock") == "rosenbrock"
+            and not STRATEGIES[r["strategy"]].colored]
+
+
+def _break_even(points: Sequence[tuple[int, float, float]]) -> int | None:
+    """The smallest measured n from which the coloured time beats the dense one at every larger measured n
+    (``points``: (n, dense, coloured) where both ran); None if it never does at the largest.
+
+    >>> _break_even([(8, 1.0, 2.0), (32, 1.0, 0.5), (128, 4.0, 0.5)])
+    32
+    """
+    first = None
+    for n, dense, colored in sorted(points):
+        if colored < dense:
+            first = n if first is None else first
+        else:
+            first = None
+    return first
+
+
+def _sparse_hessians(rows: Sequence[dict], peer_rows: Sequence[dict]) -> dict[str, Any]:
+    """Per workload, dense against coloured at each n: colours, nnz, the best of each, detection and colouring,
+    the fastest dense peer, and the break-even sizes (with a precomputed colouring, and including detection)."""
+    from .hessians import STRATEGIES
+
+    out: dict[str, Any] = {}
+    for workload in dict.fromkeys(r.get("workload", "rosenbrock") for r in rows):
+        done = [r for r in rows if r.get("workload", "rosenbrock") == workload and not r.get("skipped")]
+        colored = [r for r in done if STRATEGIES[r["strategy"]].colored]
+        if not colored:
+            continue
+        per_n = []
+        for n in sorted({r["x"] for r in done}):
+            at = [r for r in done if r["x"] == n]
+            dense = min((r for r in at if not STRATEGIES[r["strategy"]].colored), key=lambda r: r["time_s"],
+                        default=None)
+            col = min((r for r in at if STRATEGIES[r["strategy"]].colored), key=lambda r: r["time_s"], default=None)
+            peers = [r for r in peer_rows if r.get("workload", "rosenbrock") == workload and r["x"] == n
+                     and not r.get("skipped")]
+            peer = min(peers, key=lambda r: r["time_s"], default=None)
+            entry: dict[str, Any] = {"n": n, "dense": None, "colored": None, "peer": None}
+            if dense is not None:
+                entry["dense"] = {"strategy": dense["strategy"], "time_s": dense["time_s"], "flops": dense["flops"]}
+            if col is not None:
+                entry["colored"] = {"strategy": col["strategy"], "time_s": col["time_s"], "flops": col["flops"],
+                                    "with_detection_s": col["time_s"] + col["detect_s"] + col["color_s"]}
+                entry.update(ncolors=col["ncolors"], lower_bound=col["lower_bound"], nnz=col["nnz"],
+                             detect_s=col["detect_s"], color_s=col["color_s"])
+            if peer is not None:
+                entry["peer"] = {"strategy": peer["strategy"], "time_s": peer["time_s"]}
+            if dense is not None and col is not None:
+                entry["speedup"] = dense["time_s"] / col["time_s"]
+                entry["speedup_with_detection"] = dense["time_s"] / entry["colored"]["with_detection_s"]
+            per_n.append(entry)
+        both = [e for e in per_n if e["dense"] and e["colored"]]
+        colors = sorted({e["ncolors"] for e in per_n if e["colored"]})
+        out[workload] = {
+            "per_n": per_n, "colors": colors,
+            "break_even": _break_even([(e["n"], e["dense"]["time_s"], e["colored"]["time_s"]) for e in both]),
+            "break_even_with_detection": _break_even([(e["n"], e["dense"]["time_s"],
+                                                       e["colored"]["with_detection_s"]) for e in both]),
+            "largest_both": both[-1] if both else None,
+            "largest": max((e for e in per_n if e["colored"]), key=lambda e: e["n"]),
+            "dense_up_to": max((e["n"] for e in per_n if e["dense"]), default=None),
+        }
+    return out
+
+
 def _hessians(rows: Sequence[dict], peer_rows: Sequence[dict]) -> dict[str, Any]:
+    rows = _dense_rosenbrock(rows)
+    peer_rows = [r for r in peer_rows if r.get("workload", "rosenbrock") == "rosenbrock"]
     done = [r for r in rows if not r.get("skipped")]
     if not done:
         return {"measured": False}
@@ -187,7 +261,8 @@ def findings(results: dict[str, Any]) -> dict[str, Any]:
         "scale": results["scale"], "repeats": results["repeats"], "plan": results["plan"],
         "verdict": {"crossover": crossover, "vectorizing": vectorizing,
                     "cheap_gradient": results["cheap"], "hessians": _hessians(results["hess_rows"],
-                                                                              results["peer_hess_rows"])},
+                                                                              results["peer_hess_rows"]),
+                    "sparse_hessians": _sparse_hessians(results["hess_rows"], results["peer_hess_rows"])},
         "gradient_vs_p": {"nodes": results["plan"].nodes, "slopes": slope_p, "p": big,
                           "forward_flops": at_p["forward-1"]["flops"], "reverse_flops": at_p["reverse-vec"]["flops"],
                           "forward_time": at_p["forward-1"]["time_s"], "reverse_time": at_p["reverse-vec"]["time_s"]},

@@ -98,9 +98,51 @@ def verdict_lines(fd: dict[str, Any]) -> list[str]:
             name, t = h["peers_at_top"][0]
             text += f" Fastest peer at n = {h['n']}: {name} {_ms(t)}."
         lines.append(text)
+    lines += _sparse_verdict(v.get("sparse_hessians", {}))
     for flag in fd["flags"]:
         lines.append(f"Caution — {flag}.")
     return lines
+
+
+_WORKLOAD_NAMES = {"rosenbrock": "Rosenbrock", "local3": "local3"}
+
+
+def _sparse_verdict(sh: dict[str, Any]) -> list[str]:
+    """When colouring a sparse Hessian pays: colours against n, the break-even sizes, the largest sizes."""
+    if not sh:
+        return []
+    parts, large = [], []
+    for workload, d in sh.items():
+        name = _WORKLOAD_NAMES.get(workload, workload)
+        colors = "/".join(str(c) for c in d["colors"])
+        sizes = [e["n"] for e in d["per_n"] if e["colored"]]
+        text = f"{name} needs {colors} colours at every n from {sizes[0]:,} to {sizes[-1]:,}"
+        be, bed = d["break_even"], d["break_even_with_detection"]
+        if be is None:
+            text += ", and the coloured Hessian did not beat the best dense nesting at the largest n both ran"
+        else:
+            text += (f"; the coloured Hessian beats the best dense nesting from n = {be:,} with a precomputed "
+                     "colouring and " + (f"from n = {bed:,} including detection and colouring" if bed is not None
+                                         else "not yet including detection and colouring"))
+        top = d["largest_both"]
+        if top is not None:
+            c, dn = top["colored"], top["dense"]
+            text += (f" (n = {top['n']:,}: {HESSIAN_STRATEGIES[c['strategy']].short} {_ms(c['time_s'])}, "
+                     f"{_ms(c['with_detection_s'])} with detection, against {HESSIAN_STRATEGIES[dn['strategy']].short} "
+                     f"{_ms(dn['time_s'])}" + (f" and the fastest dense peer, {top['peer']['strategy']}, "
+                                               f"{_ms(top['peer']['time_s'])}" if top["peer"] else "") + ")")
+        parts.append(text)
+        big = d["largest"]
+        if d["dense_up_to"] is None or big["n"] > d["dense_up_to"]:
+            large.append(f"{name} at n = {big['n']:,} in {_ms(big['colored']['time_s'])} "
+                         f"({_ms(big['colored']['with_detection_s'])} with detection and colouring)")
+    line = ("Sparse Hessians (star colouring, `sparsity=`): colouring pays once n exceeds the number of colours by "
+            "enough to cover detection and the Python overhead of a pass, as a coloured forward-over-reverse or "
+            "reverse-over-reverse Hessian costs one Hessian-vector product per colour instead of one per variable. "
+            + "; ".join(parts) + ".")
+    if large:
+        line += (" Beyond what a dense Hessian can hold only the coloured one runs: " + "; ".join(large) + ".")
+    return [line]
 
 
 _CLOCK_TEXT = {"wall": "wall clock (time.perf_counter)",
@@ -125,6 +167,53 @@ def _conditions_lines(fd: dict[str, Any], command: str, seconds: float) -> list[
         "- versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()),
         f"- machine: {c.machine}, Python {c.python}",
     ]
+
+
+def _sparse_section(fd: dict[str, Any], add) -> None:
+    """Dense against coloured Hessians, per workload and n, then every coloured row."""
+    sh = fd["verdict"].get("sparse_hessians", {})
+    if not sh:
+        return
+    add("## Sparse Hessians: dense against coloured\n")
+    add("A star colouring of the Hessian's pattern (`adops.sparse.SparseHessian`, detected once) lets one batched "
+        "pass carry one direction per colour instead of one per variable; the result is `scipy.sparse` CSR. "
+        "Best dense nesting against best coloured nesting (precomputed colouring), the time to detect the pattern "
+        "and colour it (paid once per pattern), and the fastest peer's dense Hessian. A dense Hessian over 16 MiB "
+        "is not attempted.\n")
+    body = []
+    for workload, d in sh.items():
+        for e in d["per_n"]:
+            dense, col, peer = e["dense"], e["colored"], e["peer"]
+            body.append([_WORKLOAD_NAMES.get(workload, workload), e["n"],
+                         f"{e['ncolors']} ({e['lower_bound']})" if col else "-", e.get("nnz", "-"),
+                         f"{HESSIAN_STRATEGIES[dense['strategy']].short} {_ms(dense['time_s'])}" if dense else "-",
+                         f"{HESSIAN_STRATEGIES[col['strategy']].short} {_ms(col['time_s'])}" if col else "-",
+                         _ms(e["detect_s"] + e["color_s"]) if col else "-",
+                         f"{e['speedup']:.3g}x / {e['speedup_with_detection']:.3g}x" if "speedup" in e else "-",
+                         f"{peer['strategy']} {_ms(peer['time_s'])}" if peer else "-"])
+        be, bed = d["break_even"], d["break_even_with_detection"]
+        add(f"- {_WORKLOAD_NAMES.get(workload, workload)}, break-even: with a precomputed colouring "
+            + (f"from n = {be:,}" if be else "not at the sizes measured") + "; including detection and colouring "
+            + (f"from n = {bed:,}" if bed else "not at the sizes measured") + ".")
+    add("")
+    add(table(["workload", "n", "colours (lower bound)", "nnz", "best dense", "best coloured",
+               "detection + colouring", "speed-up (precomputed / with detection)", "fastest dense peer"], body))
+    add("\nEvery coloured row (exact flops and evaluations of the evaluation with a precomputed colouring):\n")
+    crows = []
+    for r in fd["hessian_rows"]:
+        s = HESSIAN_STRATEGIES[r["strategy"]]
+        if s.colored:
+            crows.append([_WORKLOAD_NAMES.get(r.get("workload", "rosenbrock"), r.get("workload")), r["x"], s.short,
+                          f"`{s.call}`", *(["-", "-", r["skipped"], "-"] if r.get("skipped") else
+                                           [r["flops"], r["ops"], _ms(r["time_s"]),
+                                            f"{r['peak_bytes'] / 2 ** 20:.2f}" if r["peak_bytes"] >= 0 else "-"])])
+    add(table(["workload", "n", "nesting", "call", "flops", "evals", "time", "peak [MiB]"], crows))
+    peer_l = [r for r in fd["peers"]["hessian_rows"] if r.get("workload", "rosenbrock") != "rosenbrock"]
+    if peer_l:
+        add("\nPeers (dense Hessians) on the other workloads:\n")
+        add(table(["workload", "n", "peer", "time"], [[r["workload"], r["x"], r["strategy"],
+                                                       r["skipped"] or _ms(r["time_s"])] for r in peer_l]))
+    add("")
 
 
 def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: float) -> str:
@@ -199,6 +288,8 @@ def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: f
     hrows = []
     for r in fd["hessian_rows"]:
         s = HESSIAN_STRATEGIES[r["strategy"]]
+        if s.colored or r.get("workload", "rosenbrock") != "rosenbrock":
+            continue  # in the sparse section
         if r.get("skipped"):
             hrows.append([r["x"], s.short, f"`{s.call}`", "-", "-", r["skipped"], "-"])
         else:
@@ -210,12 +301,13 @@ def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: f
         add("\nLog-log slope of flops against n: " + ", ".join(
             f"{HESSIAN_STRATEGIES[k].short} {num(v)}" for k, v in h["flops_slopes"].items()) +
             " (theory: 2 for the n-products nestings, as cost(f) grows like n; 3 for the other two).")
-    peer_h = [r for r in fd["peers"]["hessian_rows"]]
+    peer_h = [r for r in fd["peers"]["hessian_rows"] if r.get("workload", "rosenbrock") == "rosenbrock"]
     if peer_h:
         add("\nPeers on the same Hessian:\n")
         add(table(["n", "peer", "time"], [[r["x"], r["strategy"], r["skipped"] or _ms(r["time_s"])]
                                           for r in peer_h]))
     add("")
+    _sparse_section(fd, add)
 
     add(f"## Memory against depth (chain over a p = {fd['plan'].chain_width} vector)\n")
     add("Log-log slope of peak memory (tracemalloc) against depth: " + ", ".join(
