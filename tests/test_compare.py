@@ -273,7 +273,8 @@ def test_cli_quick_run_writes_everything(quick_run):
     proc, out = quick_run
     assert proc.returncode == 0, proc.stderr
     for name in ("cost_vs_p.png", "jacobian_vs_n_m.png", "crossover.png", "vectorized_vs_loop.png",
-                 "memory_vs_depth.png", "hessians.png", "measurements.csv", "oracle.csv", "summary.md"):
+                 "memory_vs_depth.png", "hessians.png", "sparse_hessians.png", "measurements.csv", "oracle.csv",
+                 "summary.md"):
         path = out / name
         assert path.exists() and path.stat().st_size > 0, name
     assert (out / "cost_vs_p.png").read_bytes()[:4] == b"\x89PNG"
