@@ -3,7 +3,8 @@
 Times, as medians of repeats in one run, CPU time and wall clock of the same calls: detection (``hessian_sparsity``),
 star colouring, the compressed Hessian with a precomputed colouring in the two reverse-based nestings, detection +
 colouring + evaluation, the dense Hessians, and the peers where installed (``jax.hessian`` eager and jitted,
-``torch.func.hessian``, ``torch.autograd.functional.hessian(vectorize=True)``); checks the targets of issue 15.
+``torch.func.hessian``, ``torch.autograd.functional.hessian(vectorize=True)``, ``autograd.hessian``); checks the
+targets of issue 15.
 
     PYTHONPATH=. python benchmarks/bench_sparse_hessian.py [--repeats 7] [--n-large 100000]
 """
@@ -73,6 +74,14 @@ def peers(x, repeats):
         rows += [("torch.func.hessian (dense)", timed(lambda: torch.func.hessian(ft)(xt), repeats)),
                  ("torch.autograd.functional.hessian(vectorize=True) (dense)",
                   timed(lambda: torch.autograd.functional.hessian(ft, xt, vectorize=True), repeats))]
+    except ImportError:
+        pass
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        rows.append(("autograd.hessian (dense)", timed(lambda: autograd.hessian(lambda v: rosenbrock(v, anp))(x),
+                                                       repeats)))
     except ImportError:
         pass
     return rows

@@ -222,7 +222,8 @@ def test_compare_hessian_auto_picks_a_linear_nesting_and_says_why():
     pred = c.predicted
     assert pred["forward-over-forward"]["flops"] > 5 * pred["forward-over-reverse"]["flops"]
     text = compare.explain(f, x, what="hessian")
-    assert f"Chose {c.strategy}" in text and all(s.short in text for s in hessians.STRATEGIES.values())
+    assert f"Chose {c.strategy}" in text and all(hessians.STRATEGIES[s].short in text for s in c.predicted)
+    assert set(hessians.DENSE) <= set(c.predicted)  # coloured ones too where the pattern was detected
     with pytest.raises(ValueError, match="mode must be 'auto' or one of"):
         compare.hessian(f, x, mode="backward")
     np.testing.assert_allclose(compare.hessian(f, x[:3]), oracle.hessian(f, x[:3]), rtol=1e-12)
@@ -380,7 +381,7 @@ def synthetic_results(load=(0.1, 0.1, 0.1)):
     p_rows = [row(s, p, 1, x=p) for s in ("forward-1", "forward-vec", "reverse-vec") for p in (2, 8)]
     hess = [{"strategy": s, "call": hessians.STRATEGIES[s].call, "x": n, "flops": n ** (2 + (s[0] == s[-7])),
              "ops": 10, "time_s": 1e-5 * n ** (1 + (s.startswith("forward-over-f"))), "peak_bytes": 10 * n,
-             "skipped": ""} for s in hessians.STRATEGIES for n in (4, 8)]
+             "skipped": ""} for s in hessians.DENSE for n in (4, 8)]
     hess.append({"strategy": "forward-over-forward", "x": 16, "skipped": "skipped: predicted 9 s > budget 1 s"})
     return {"p_rows": p_rows, "n_rows": n_rows, "m_rows": m_rows, "grid_rows": grid,
             "mem_rows": [{"strategy": s, "x": d, "peak_bytes": d * 100} for s in ("forward-1", "forward-vec",
