@@ -193,12 +193,12 @@ def choose(f: Callable, x: Any, colored: bool = True) -> HessianChoice:
     n = int(np.size(x))
     exact = n <= EXACT_UP_TO
     k = constants()
-    probes = _probe_phases(f, x) if not exact or colored else None
+    probes = None if exact else _probe_phases(f, x)
     predicted = _priced(_exact(f, x, DENSE) if exact else _scaled(probes, n, n), k)
     best_dense = min(predicted[s]["seconds"] for s in DENSE)
     sh, pattern, note = None, None, "not asked for (colored=False)."
     if colored:
-        g = probes["grad"]
+        g = _phases(revad.grad(f), x) if exact else probes["grad"]
         detect_guess = DETECT_GRADIENTS * k.seconds("reverse", g["evals"], g["primal"] + g["jvp"] + g["vjp"])
         if best_dense <= detect_guess:
             note = (f"the best dense nesting is predicted to take {best_dense * 1e3:.3g} ms, less than detecting and "
