@@ -17,7 +17,7 @@ from .queries import _query
 
 
 def _leaf(x):
-    while getattr(x, "_level", None) is not None:
+    while getattr(x, "_level", None) is not None and not getattr(x, "records_values", False):
         x = x.primal
     return x
 

@@ -320,5 +320,18 @@ def call(op: Op, *arrays, **params):
         if lvl is not None and (top is None or lvl > top._level):
             top = a
     if top is None:
-        return op.impl(*arrays, **params)
+        top = recorder(params.get("index", ()))
+        if top is None:
+            return op.impl(*arrays, **params)
     return top._apply(op, arrays, params)
+
+
+def recorder(index):
+    """The replay recording that an index refers to (an ``adops.replay.SlotArray`` in it), or None: an op indexing
+    plain arrays (a seed, a one-hot tangent) with an index computed from recorded values must be recorded too."""
+    if type(index) is tuple:
+        for i in index:
+            rec = getattr(i, "_recorder", None)
+            if rec is not None:
+                return rec
+    return None

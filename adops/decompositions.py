@@ -48,9 +48,9 @@ def _gaps_inv(x):
 
 def _point(x):
     """The plain float value of a possibly traced (or symbolic) array at the current point."""
-    while getattr(x, "_level", None) is not None:
+    while getattr(x, "_level", None) is not None and not getattr(x, "records_values", False):
         x = x.primal
-    x = np.asarray(x)
+    x = np.asarray(x)  # (a value being recorded for replay: a guard on its values, adops.replay)
     return numeric(x) if x.dtype == object else x
 
 

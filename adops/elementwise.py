@@ -19,6 +19,8 @@ UNIT = Domain(-0.9, 0.9)
 
 def mask(cond, like):
     """A boolean array as 0/1 in the dtype of ``like`` (keeps float32 float32)."""
+    if getattr(cond, "records_values", False):  # a mask being recorded for replay (adops.replay) stays recorded
+        return cond.astype(result_dtype(like))
     return np.asarray(cond).astype(result_dtype(like))
 
 
@@ -198,8 +200,10 @@ def _parse_where(condition, x=None, y=None):
         # a traced condition is read as NumPy reads it (nonzero is true) through a comparison its own engine answers:
         # a plain mask, or under sparsity detection a value-dependent one (taking .primal would make it a constant)
         condition = condition != 0
-        while getattr(condition, "_level", None) is not None:
-            condition = condition.primal
+        while getattr(condition, "_level", None) is not None and not getattr(condition, "records_values", False):
+            condition = condition.primal  # (a mask being recorded for replay stays recorded: adops.replay)
+        if getattr(condition, "_level", None) is not None:
+            return (condition, x, y), {}
     # asanyarray: a mask computed from traced values keeps its marker class (sparsity detection must see it)
     return (np.asanyarray(condition, dtype=bool), x, y), {}
 

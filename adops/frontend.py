@@ -371,8 +371,10 @@ class Traced:
 
     def __round__(self, ndigits=None):
         leaf = self.primal
-        while isinstance(leaf, Traced):
+        while isinstance(leaf, Traced) and not getattr(leaf, "records_values", False):
             leaf = leaf.primal
+        if isinstance(leaf, Traced):  # a value being recorded for replay: round() of it is a guard (adops.replay)
+            return round(leaf, ndigits)
         if isinstance(leaf, np.ndarray):  # NumPy arrays, 0-d included, have no round(); their scalars do
             raise TypeError(f"{self.engine}: round() of an array is a TypeError in NumPy (ndarray doesn't define "
                             "__round__); use np.round(x, decimals)")

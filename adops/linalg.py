@@ -594,7 +594,7 @@ def _strong(t, g):
 
 
 def _leaf(x):
-    while getattr(x, "_level", None) is not None:
+    while getattr(x, "_level", None) is not None and not getattr(x, "records_values", False):
         x = x.primal
     return x
 

@@ -12,6 +12,7 @@ from .core import (
     ndim,
     normalize_axes,
     normalize_axis,
+    recorder,
     register,
     reject_out,
     result_dtype,
@@ -140,6 +141,8 @@ def _is_array_index(i):
 def _parse_getitem(x, index):
     nd = ndim(x)
     items = index if isinstance(index, tuple) else (index,)
+    if any(getattr(i, "records_values", False) for i in items):  # an index computed from values being recorded
+        items = tuple(j for i in items for j in (i.as_index() if getattr(i, "records_values", False) else (i,)))
     parts = []
     for i in items:
         if getattr(i, "_level", None) is not None:
@@ -190,6 +193,8 @@ def _parse_getitem(x, index):
 
 
 def getitem_impl(x, index, nd, front, out_nd):
+    if getattr(x, "_level", None) is None and recorder(index) is not None:  # (adops.replay: a recorded index)
+        return call(GETITEM, x, index=index, nd=nd, front=front, out_nd=out_nd)
     lead = _lead(x, nd)
     if not lead:
         return x[index]
@@ -201,7 +206,7 @@ def getitem_impl(x, index, nd, front, out_nd):
 
 def index_add_impl(ct, index, nd, front, out_nd, xshape):
     """Zeros of the indexed array's shape with ``ct`` added at ``index`` (repeated positions accumulate)."""
-    if getattr(ct, "_level", None) is not None:
+    if getattr(ct, "_level", None) is not None or recorder(index) is not None:
         return call(INDEX_ADD, ct, index=index, nd=nd, front=front, out_nd=out_nd, xshape=xshape)
     lead = np.ndim(ct) - out_nd
     out = np.zeros(np.shape(ct)[:lead] + tuple(xshape), dtype=result_dtype(ct))

@@ -93,7 +93,8 @@ def as_input(x, fn: str, copy: bool = False):
     ndarray, 0-d included, stays an ndarray (``x += y`` changes it, and every alias sees the change).
     """
     if getattr(x, "_level", None) is not None:
-        return x
+        convert = getattr(x, "as_input", None)  # a value being recorded for replay converts as a plain one would
+        return x if convert is None else convert(fn)
     if isinstance(x, (float, int, np.generic)):
         return _as_float_array(np.asarray(x), x, fn)[()]
     return _as_float_array(np.array(x, copy=copy) if copy else np.asarray(x), x, fn)

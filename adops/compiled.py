@@ -1,0 +1,296 @@
+"""``compiled(fn)``: record a derivative function's whole program once, replay it on new values, never stale.
+
+The recording and the program are ``adops.replay``; the generated straight-line code is ``adops.replay_source``.
+This module holds the public wrapper: argument signatures, the bounded cache of programs, the checks on arrays the
+function captures, and the fallback to eager evaluation.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from .core import new_level
+from .counting import STATE
+from .frontend import Traced
+from .replay import NotReplayable, Program, Rec, Stale, const_output
+from .replay_source import generate
+from .trees import flatten, unflatten
+
+_DYNAMIC_SCALARS = (float, np.float64, np.float32, np.float16, np.int64, np.int32, np.intp, np.bool_)
+
+
+class ReplayWarning(UserWarning):
+    """``compiled`` could not record a function faithfully and runs it eagerly for those arguments."""
+
+
+def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -> Callable:
+    """``fn`` recorded once per argument signature and replayed on new values (``jax.jit`` for derivatives).
+
+    ``fn`` is typically a derivative function: ``revad.value_and_grad(f)``, ``revad.grad(f)``, ``revad.jacrev(f)``,
+    ``dualad.jvp``-style closures, ``dualad.jacfwd(f)``, ``hessian``, or any function of them. The first call for
+    given argument shapes and dtypes records *everything* it runs, the primal and the backward sweep's rule calls and
+    cotangent sums alike, as a flat program of registry impls; later calls run that program on the new values with
+    preallocated slots: no tracers, no NumPy dispatch protocols, no argument parsing. After ``generate_after``
+    replays the program becomes straight-line Python source (compiled once with ``compile``).
+
+    **What a program depends on.** Array arguments (and Python floats and NumPy scalars) are its inputs: their
+    values may change freely. Everything else among the arguments (ints, bools, strings, None, other objects)
+    selects a program by value (or identity, when unhashable), as JAX's ``static_argnums`` would. Non-differentiable
+    ops (``x > 0``, ``np.argmax``, ``np.floor``, ``np.nonzero``) are recorded and re-run, so masks and indices are
+    recomputed at every call. Wherever Python itself looked at a value computed from the inputs, ``if``/``while`` on
+    a comparison (``bool()``), ``float()``, ``int()``, ``len()`` of a value-dependent shape, ``.item()``,
+    ``.tolist()``, ``np.asarray`` of a mask, an index used by Python, the program holds a *guard*; a call whose
+    guards come out differently records again, and up to ``max_programs`` programs (least recently used dropped)
+    are kept per function, so a function alternating between two branches replays both.
+
+    **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
+    functions it captures) are constants of the program, checked by *identity* at every call: rebinding the name
+    (``W = W_new``) records again. An array changed *in place* keeps its identity and is not detected: the program
+    holds the array itself, so its new values reach the ops that use it directly, but anything computed from it
+    with plain NumPy during the recording, and any decision Python made from its values, stays as recorded. Pass
+    arrays that change as arguments. Objects that are not functions (``self.W`` on an instance) are not followed.
+
+    **Faithful or eager.** What a recording cannot follow (a NumPy function without a rule applied to a value
+    computed from the inputs, item assignment into such a value, ``x += y`` on an argument, a value traced by an
+    outer transformation, an output that is not an array) makes ``compiled`` run ``fn`` eagerly for that signature,
+    with a ``ReplayWarning`` naming the cause; inside another transformation (traced arguments) or while counting
+    ops (``adops.count_ops``) ``fn`` always runs eagerly. A replay is never silently stale: it gives eager's values.
+
+    Against ``jax.jit``: a wrapper, as ``jax.jit(jax.grad(f))``, but without abstract tracing: the recording runs
+    on the real values (so Python control flow on values works, guarded, where JAX needs ``lax.cond``), and
+    Python floats are inputs while ints are static (JAX traces both unless marked static).
+
+    Examples
+    --------
+    >>> import numpy as np, revad
+    >>> vg = compiled(revad.value_and_grad(lambda x: np.sum(np.where(x > 0, x, 0.0) ** 2)))
+    >>> vg(np.array([1.0, -2.0]))
+    (np.float64(1.0), array([2., 0.]))
+    >>> vg(np.array([-1.0, 3.0]))  # replayed: the mask is recomputed
+    (np.float64(9.0), array([0., 6.]))
+    """
+    if not callable(fn):
+        raise TypeError(f"compiled: fn must be callable, got {type(fn).__name__}")
+    if max_programs < 1:
+        raise ValueError(f"compiled: max_programs must be at least 1, got {max_programs}")
+    return Compiled(fn, max_programs, generate_after)
+
+
+class Compiled:
+    """The callable ``compiled`` returns; ``stats`` counts records, replays, guard failures and eager calls."""
+
+    def __init__(self, fn: Callable, max_programs: int, generate_after: int):
+        self.fn = fn
+        self.max_programs = max_programs
+        self.generate_after = generate_after
+        self.programs: dict = {}  # signature -> [Program], most recently used first
+        self.lru: OrderedDict = OrderedDict()  # Program -> signature, least recently used first
+        self.eager: dict = {}  # signature -> why it runs eagerly
+        self.captured: list = []
+        self.stats = {"records": 0, "replays": 0, "stale": 0, "eager": 0, "generated": 0}
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "compiled")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __call__(self, *args, **kwargs):
+        if STATE.on:
+            return self.fn(*args, **kwargs)
+        sig, inputs = _signature(args, kwargs)
+        if sig is None:  # traced arguments: inside another transformation
+            return self.fn(*args, **kwargs)
+        if self.captured and not _same_captured(self.captured):
+            self.clear()
+        for prog in self.programs.get(sig, ()):
+            fast = prog.fast
+            try:
+                out = prog.run(inputs)
+            except Stale:
+                self.stats["stale"] += 1
+                continue
+            self._used(prog, sig)
+            return out if fast is not None else unflatten(prog.out_def, out)
+        if sig in self.eager:
+            self.stats["eager"] += 1
+            return self.fn(*args, **kwargs)
+        return self._record(sig, args, kwargs)
+
+    def clear(self) -> None:
+        """Forget every recorded program."""
+        self.programs.clear()
+        self.lru.clear()
+        self.eager.clear()
+        self.captured = []
+
+    def _used(self, prog: Program, sig) -> None:
+        self.stats["replays"] += 1
+        self.lru.move_to_end(prog)
+        progs = self.programs[sig]
+        if progs[0] is not prog:
+            progs.remove(prog)
+            progs.insert(0, prog)
+        prog.replays += 1
+        if prog.replays == self.generate_after and prog.fast is None:
+            prog.fast = generate(prog)
+            self.stats["generated"] += 1
+
+    def _record(self, sig, args, kwargs):
+        prog = Program(new_level())
+        leaves, treedef = flatten((args, kwargs))
+        recs = [Rec(leaf, prog, prog.input(leaf)) if _dynamic(leaf) else leaf for leaf in leaves]
+        rargs, rkwargs = unflatten(treedef, recs)
+        try:
+            out = self.fn(*rargs, **rkwargs)
+            out_leaves, out_def = flatten(out)
+            prog.finish(out_leaves, out_def)
+        except NotReplayable as err:
+            self.eager[sig] = str(err)
+            warnings.warn(f"compiled({self.__name__}): cannot replay ({err}); running it eagerly for these argument "
+                          "shapes", ReplayWarning, stacklevel=3)
+            self.stats["eager"] += 1
+            return self.fn(*args, **kwargs)
+        self.stats["records"] += 1
+        if not self.captured:
+            self.captured = _captured(self.fn)
+        self.programs.setdefault(sig, []).insert(0, prog)
+        self.lru[prog] = sig
+        while len(self.lru) > self.max_programs:
+            old, old_sig = self.lru.popitem(last=False)
+            self.programs[old_sig].remove(old)
+            if not self.programs[old_sig]:
+                del self.programs[old_sig]
+        values = []
+        for leaf, fix in zip(out_leaves, prog.out_fix):
+            if type(leaf) is Rec:
+                value = leaf.primal
+                values.append(value.copy() if fix == "copy" and isinstance(value, np.ndarray) else value)
+            else:
+                values.append(const_output(leaf))
+        return unflatten(out_def, values)
+
+    def __repr__(self) -> str:
+        return f"<compiled {self.__name__}: {len(self.lru)} program(s), {self.stats}>"
+
+
+# ---- signatures ----------------------------------------------------------------------------------------------------
+def _dynamic(leaf) -> bool:
+    return type(leaf) is np.ndarray or type(leaf) in _DYNAMIC_SCALARS or isinstance(leaf, np.generic)
+
+
+def _signature(args: tuple, kwargs: dict):
+    """(hashable signature, the dynamic leaves in order), or (None, None) when an argument is traced."""
+    if not kwargs:  # the common case: a flat list of arrays and numbers
+        sig, inputs = [], []
+        for a in args:
+            t = type(a)
+            if t is np.ndarray:
+                sig.append((a.shape, a.dtype))
+                inputs.append(a)
+            elif t in _DYNAMIC_SCALARS:
+                sig.append(t)
+                inputs.append(a)
+            else:
+                break
+        else:
+            return tuple(sig), inputs
+    leaves, treedef = flatten((args, kwargs))
+    sig, inputs = [_freeze(treedef)], []
+    for leaf in leaves:
+        if isinstance(leaf, Traced):
+            return None, None
+        if _dynamic(leaf):
+            sig.append((leaf.shape, leaf.dtype) if type(leaf) is np.ndarray else type(leaf))
+            inputs.append(leaf)
+        elif isinstance(leaf, np.ndarray):  # another ndarray subclass: its meaning is its own; run eagerly
+            return None, None
+        else:
+            try:
+                hash(leaf)
+                sig.append(("static", type(leaf), leaf))
+            except TypeError:
+                sig.append(("static id", type(leaf), id(leaf)))
+    return tuple(sig), inputs
+
+
+def _freeze(treedef):
+    if treedef is None:
+        return None
+    kind, keys, defs, order = treedef
+    return (kind, None if keys is None else tuple(keys), tuple((n, _freeze(d)) for n, d in defs),
+            None if order is None else tuple(order))
+
+
+# ---- captured arrays: checked by identity at every call -------------------------------------------------------------
+_LIBRARY = ("adops", "revad", "dualad", "numpy", "scipy", "compare")
+_WATCHED = (np.ndarray, np.generic, float, int, complex, bool)
+
+
+def _captured(fn, depth: int = 6) -> list:
+    """(holder, name, object) for every array or number ``fn`` reads from a closure cell or a module global, followed
+    through captured functions; library functions are followed through their closures only (that is where the user's
+    function sits in ``revad.grad(f)``)."""
+    found, seen = [], set()
+
+    def walk(obj, depth):
+        if depth < 0 or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, (Compiled,)):
+            walk(obj.fn, depth - 1)
+            return
+        func = getattr(obj, "__func__", obj)  # bound methods
+        if hasattr(obj, "func") and hasattr(obj, "args"):  # functools.partial
+            walk(obj.func, depth - 1)
+            for a in (*obj.args, *obj.keywords.values()):
+                if callable(a):
+                    walk(a, depth - 1)
+            return
+        if not isinstance(func, types.FunctionType):
+            return
+        for cell in func.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(value, _WATCHED):
+                found.append((cell, None, value))
+            elif callable(value):
+                walk(value, depth - 1)
+        library = (func.__module__ or "").split(".")[0] in _LIBRARY
+        if library:
+            return
+        g = func.__globals__
+        for name in _names(func.__code__):
+            if name in g:
+                value = g[name]
+                if isinstance(value, _WATCHED):
+                    found.append((g, name, value))
+                elif isinstance(value, types.FunctionType) or hasattr(value, "__func__"):
+                    walk(value, depth - 1)
+        for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
+            if callable(value):
+                walk(value, depth - 1)
+
+    walk(fn, depth)
+    return found
+
+
+def _names(code) -> set:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _names(c)
+    return names
+
+
+def _same_captured(captured: list) -> bool:
+    for holder, name, value in captured:
+        now = holder.cell_contents if name is None else holder.get(name)
+        if now is not value:
+            return False
+    return True
+

@@ -1,0 +1,601 @@
+"""Recording a derivative program for replay: the value-level tracer ``Rec``, the flat ``Program`` and its interpreter.
+
+``compiled(fn)`` (``adops.compiled``) calls ``fn`` once with its array arguments wrapped in ``Rec`` values at a
+level *below* every transformation ``fn`` starts. ``fn``'s own engines then run as usual (tapes, sweeps, Duals),
+but every NumPy call that reaches the plain values underneath, in the primal, in the rules of the backward sweep
+and in the cotangent accumulation alike, reaches a ``Rec`` instead: it runs the registry's impl and appends one
+instruction to the program. Non-differentiable ops (comparisons, ``argmax``, ``floor``, ``nonzero``) are recorded
+the same way, so a mask or an index computed from the inputs is re-computed at replay, never baked in.
+
+Everything Python itself sees of a value becomes a *guard*: ``bool()`` (an ``if`` or ``while`` on a comparison),
+``float()``, ``int()``, ``__index__``, ``.item()``, ``.tolist()``, ``np.asarray`` of a mask, ``round()`` and
+``hash()``. A guard records the outcome; a replay whose outcome differs stops (``Stale``) and the caller records
+again. Outputs whose shape may depend on values (results of non-differentiable queries such as ``np.nonzero``,
+anything indexed or selected by a value-dependent mask or index) are guarded on their shape. What cannot be
+recorded faithfully raises ``NotReplayable`` and ``compiled`` runs ``fn`` eagerly instead.
+
+The program is a list of instructions over numbered slots (inputs, constants, results); the interpreter runs it on
+a preallocated list of slots, ``adops.replay_source`` turns it into straight-line Python once it has been replayed
+often enough.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .core import DISPATCH, INFINITE, NO_PARAMS, OPS, UFUNC_CALLS
+from .frontend import Traced
+from .trees import as_input as _as_input
+
+
+class NotReplayable(TypeError):
+    """Raised while recording when a replay could not be faithful (``compiled`` then runs the function eagerly)."""
+
+
+class Stale(Exception):
+    """A guard failed during a replay: the recorded program does not describe this call."""
+
+
+# instruction tags
+CALL, CALL_KW, CALL_DYN, GUARD, RESET, FLAG = range(6)
+
+
+class SlotArray(np.ndarray):
+    """A plain index array standing for a recorded slot inside an op's parameters (``x[i]`` with ``i`` computed
+    from the inputs): the op runs on its values now, and on the slot's values at replay."""
+
+    _slot = -1
+    _recorder = None  # a Rec of the recording, to hand ops on plain arrays indexed by this one (adops.core.call)
+
+
+def _slot_array(value, slot: int, rec) -> SlotArray:
+    out = np.asarray(value).view(SlotArray)
+    out._slot = slot
+    out._recorder = rec
+    return out
+
+
+class Program:
+    """One recorded call: instructions over numbered slots, its guards, and how its outputs are rebuilt.
+
+    ``code`` holds tuples ``(tag, a, b, c, d)``: ``(CALL, fn, in_slots, None, out)``,
+    ``(CALL_KW, fn, in_slots, params, out)``, ``(CALL_DYN, fn, in_slots, (params, [(key, position, slot)]), out)``,
+    ``(GUARD, test, slot, expected, None)``, ``(RESET, ...)`` and ``(FLAG, expected, ...)`` (the strong-zero flag).
+    """
+
+    def __init__(self, level: int):
+        self.level = level
+        self.code: list = []
+        self.values: list = []  # each slot's value while recording; afterwards only the constants are kept
+        self.consts: dict = {}  # id(constant) -> slot (constants held in ``values``, so their ids stay valid)
+        self.const_slots: list = []
+        self.in_slots: list = []
+        self.out_slots: list = []
+        self.out_def = None
+        self.out_fix: list = []  # per output: None, "copy" (aliases a constant), "array" / "scalar" (0-d type)
+        self.out_consts: list = []  # per output: (True, value) when the output is a constant, else (False, None)
+        self.template: list = []
+        self.replays = 0
+        self.fast = None  # the generated function, once there is one
+        self.source = None
+
+    # ---- recording -------------------------------------------------------------------------------------------
+    def new_slot(self, value) -> int:
+        self.values.append(value)
+        return len(self.values) - 1
+
+    def input(self, value) -> int:
+        slot = self.new_slot(value)
+        self.in_slots.append(slot)
+        return slot
+
+    def const(self, value) -> int:
+        slot = self.consts.get(id(value))
+        if slot is None:
+            slot = self.new_slot(value)
+            self.consts[id(value)] = slot
+            self.const_slots.append(slot)
+        return slot
+
+    def emit(self, fn, ins: tuple, params, dyn, ans) -> int:
+        out = self.new_slot(ans)
+        if dyn:
+            self.code.append((CALL_DYN, fn, ins, (params, tuple(dyn)), out))
+        elif params:
+            self.code.append((CALL_KW, fn, ins, params, out))
+        else:
+            self.code.append((CALL, fn, ins, None, out))
+        return out
+
+    def guard(self, test, slot: int, expected) -> None:
+        self.code.append((GUARD, test, slot, expected, None))
+
+    # ---- finishing -----------------------------------------------------------------------------------------------
+    def finish(self, out_leaves: list, out_def) -> None:
+        """Fix the outputs, drop dead instructions and every recorded value that is not a constant."""
+        consts = [self.values[s] for s in self.const_slots if isinstance(self.values[s], np.ndarray)]
+        for leaf in out_leaves:
+            if type(leaf) is Rec and leaf._level == self.level:
+                value = leaf.primal
+                fix = None
+                if leaf._slot in self.consts or (isinstance(value, np.ndarray) and value.size
+                                                 and any(np.may_share_memory(value, c) for c in consts)):
+                    fix = "copy"  # the user may change it in place: never hand out the program's own constant
+                elif np.ndim(value) == 0:
+                    fix = "array" if isinstance(value, np.ndarray) else "scalar"
+                self.out_slots.append(leaf._slot)
+                self.out_fix.append(fix)
+                self.out_consts.append((False, None))
+                continue
+            if isinstance(leaf, Traced):
+                raise NotReplayable(f"the function returned a value traced by an outer transformation "
+                                    f"({type(leaf).__name__})")
+            if not (leaf is None or isinstance(leaf, (np.ndarray, np.generic, bool, int, float, complex, str))):
+                raise NotReplayable(f"the function returned a {type(leaf).__name__}, which a replay cannot rebuild "
+                                    "(outputs must be arrays, numbers, or tuples/lists/dicts of them)")
+            self.out_slots.append(-1)
+            self.out_fix.append(None)
+            self.out_consts.append((True, leaf))
+        self.out_def = out_def
+        self._eliminate_dead_code()
+        keep = set(self.const_slots)
+        self.template = [self.values[s] if s in keep else None for s in range(len(self.values))]
+        self.values = []
+        self.consts = {}
+
+    def _eliminate_dead_code(self) -> None:
+        live = {s for s in self.out_slots if s >= 0}
+        kept = []
+        for ins in reversed(self.code):
+            tag = ins[0]
+            if tag <= CALL_DYN:
+                if ins[4] not in live:
+                    continue
+                live.update(ins[2])
+                if tag == CALL_DYN:
+                    live.update(s for _, _, s in ins[3][1])
+            elif tag == GUARD:
+                live.add(ins[2])
+            kept.append(ins)
+        kept.reverse()
+        self.code = kept
+
+    # ---- replay ------------------------------------------------------------------------------------------------
+    def run(self, inputs: list):
+        """The outputs' leaves for new input values (raises ``Stale`` when a guard fails)."""
+        if self.fast is not None:
+            return self.fast(*inputs)
+        slots = self.template[:]
+        for s, v in zip(self.in_slots, inputs):
+            slots[s] = v
+        for tag, a, b, c, d in self.code:
+            if tag == CALL:
+                slots[d] = a(*[slots[i] for i in b])
+            elif tag == CALL_KW:
+                slots[d] = a(*[slots[i] for i in b], **c)
+            elif tag == GUARD:
+                if not a(slots[b], c):
+                    raise Stale
+            elif tag == CALL_DYN:
+                slots[d] = a(*[slots[i] for i in b], **fill_params(c[0], c[1], slots))
+            elif tag == RESET:
+                INFINITE.seen = False
+            elif INFINITE.seen is not a:  # FLAG
+                raise Stale
+        return [fix_output(slots[s], fix) if s >= 0 else const_output(value)
+                for s, fix, (_, value) in zip(self.out_slots, self.out_fix, self.out_consts)]
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+
+def fill_params(params: dict, dyn: tuple, slots: list) -> dict:
+    """``params`` with each recorded slot reference replaced by the slot's current value."""
+    params = dict(params)
+    for key, pos, s in dyn:
+        if pos is None:
+            params[key] = slots[s]
+        else:
+            items = list(params[key])
+            items[pos] = slots[s]
+            params[key] = tuple(items)
+    return params
+
+
+def fix_output(value, fix):
+    if fix is None:
+        return value
+    if fix == "copy":
+        return value.copy() if isinstance(value, np.ndarray) else value
+    if fix == "array":
+        return value if type(value) is np.ndarray else np.asarray(value)
+    return value[()] if isinstance(value, np.ndarray) else value
+
+
+def const_output(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+# ---- guard tests: test(value now, value recorded) -> True when the recorded program still applies ----------------
+def same_bool(v, expected) -> bool:
+    return bool(v) is expected
+
+
+def same_float(v, expected) -> bool:
+    return float(v) == expected
+
+
+def same_int(v, expected) -> bool:
+    return int(v) == expected
+
+
+def same_index(v, expected) -> bool:
+    return operator.index(v) == expected
+
+
+def same_shape(v, expected) -> bool:
+    return np.shape(v) == expected
+
+
+def same_array(v, expected) -> bool:
+    return np.array_equal(v, expected, equal_nan=np.asarray(expected).dtype.kind in "fc")
+
+
+def same_value(v, expected) -> bool:
+    return v == expected
+
+
+def _item(v):
+    return np.asarray(v).item()
+
+
+def _tolist(v):
+    return np.asarray(v).tolist()
+
+
+def same_item(v, expected) -> bool:
+    got = _item(v)
+    return got == expected or (got != got and expected != expected)
+
+
+def same_list(v, expected) -> bool:
+    return _tolist(v) == expected
+
+
+def same_hash(v, expected) -> bool:
+    return hash(v) == expected
+
+
+def same_round(v, expected) -> bool:
+    return round(v[0], v[1]) == expected if isinstance(v, tuple) else round(v) == expected
+
+
+_STRONG = OPS["strong_product"]
+
+
+# ---- the recording tracer ------------------------------------------------------------------------------------------
+class Rec(Traced):
+    """A value being recorded into a ``Program`` (one ``compiled`` recording, its ``_level``).
+
+    Below every differentiating level: engines hand it their primal work and their rules, and it runs each op's
+    impl and appends one instruction. It is never a derivative carrier; what Python sees of it is guarded.
+    """
+
+    __slots__ = ("primal", "_level", "_prog", "_slot", "__weakref__")
+    engine = "compiled"
+    mode = "replay-recording"
+    records_values = True  # engine helpers that read plain values through traced layers stop here
+
+    def __init__(self, primal, prog: Program, slot: int):
+        self.primal = primal
+        self._prog = prog
+        self._level = prog.level
+        self._slot = slot
+
+    def _apply(self, op, arrays, params):
+        prog = self._prog
+        level = self._level
+        primals, ins = [], []
+        discrete = False  # a mask or an index among the inputs: the output's shape may follow its values
+        for a in arrays:
+            if type(a) is Rec and a._level == level:
+                p = a.primal
+                primals.append(p)
+                ins.append(a._slot)
+                dt = getattr(p, "dtype", None)
+                if dt is not None and dt.kind in "biu":
+                    discrete = True
+            elif isinstance(a, Traced):
+                raise NotReplayable(f"{op.name} received a value of an outer transformation "
+                                    f"({type(a).__name__}): replay would freeze it")
+            else:
+                primals.append(a)
+                ins.append(prog.const(a))
+        dyn = None
+        if params:
+            params, dyn = self._params(params)
+        flag = op is _STRONG and not INFINITE.seen
+        ans = op.impl(*primals, **params) if params else op.impl(*primals)
+        if flag:  # strong zero: products after an infinity switch kind; replay must meet the same infinities
+            prog.code.append((RESET, None, None, None, None))
+        out = prog.emit(op.impl, tuple(ins), params, dyn, ans)
+        if flag:
+            prog.code.append((FLAG, INFINITE.seen, None, None, None))
+        shaped = discrete or dyn is not None or not (op.differentiable or isinstance(op.impl, np.ufunc))
+        return self._wrap(ans, out, shaped, op.outputs, op.result, op.name)
+
+    def _params(self, params):
+        """Params with recorded values in them: the values now, and (key, position, slot) to refill at replay."""
+        level = self._level
+        dyn = []
+        fixed = None
+        for key, v in params.items():
+            if type(v) is tuple:
+                for pos, w in enumerate(v):
+                    s = self._param_slot(w, level)
+                    if s is not None:
+                        dyn.append((key, pos, s))
+                        fixed = dict(params) if fixed is None else fixed
+                        items = list(fixed[key])
+                        items[pos] = w.primal if type(w) is Rec else w.view(np.ndarray)
+                        fixed[key] = tuple(items)
+            else:
+                s = self._param_slot(v, level)
+                if s is not None:
+                    dyn.append((key, None, s))
+                    fixed = dict(params) if fixed is None else fixed
+                    fixed[key] = v.primal if type(v) is Rec else v.view(np.ndarray)
+        return (fixed if fixed is not None else params), (dyn or None)
+
+    @staticmethod
+    def _param_slot(w, level):
+        if type(w) is SlotArray:
+            return w._slot
+        if type(w) is Rec and w._level == level:
+            return w._slot
+        if isinstance(w, Traced):
+            raise NotReplayable(f"a parameter traced by an outer transformation ({type(w).__name__})")
+        return None
+
+    def _wrap(self, ans, out, shaped, outputs=1, result=tuple, name=""):
+        prog = self._prog
+        if outputs > 1:
+            return result([self._wrap(a, prog.emit(operator.itemgetter(j), (out,), None, None, a), shaped)
+                           for j, a in enumerate(ans)])
+        if isinstance(ans, (np.ndarray, np.generic)):
+            if shaped:
+                prog.guard(same_shape, out, np.shape(ans))
+            return Rec(ans, prog, out)
+        if type(ans) is tuple and all(isinstance(a, np.ndarray) for a in ans):  # np.nonzero and the like
+            return tuple(self._wrap(a, prog.emit(operator.itemgetter(j), (out,), None, None, a), True)
+                         for j, a in enumerate(ans))
+        # a Python value (np.allclose's bool, np.shape's tuple): Python sees it, so it is a guard
+        try:
+            hash(ans)
+        except TypeError as err:
+            raise NotReplayable(f"{name} returned a {type(ans).__name__}, which a replay cannot check") from err
+        prog.guard(same_value, out, ans)
+        return ans
+
+    def _guard(self, test, expected):
+        self._prog.guard(test, self._slot, expected)
+        return expected
+
+    # ---- NumPy calls with no registry record: no derivative can pass through a Rec, so any pure call is recorded --
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(isinstance(a, Traced) and a._level > self._level for a in inputs) or kwargs.get("out") is not None:
+            return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        if method == "__call__":
+            if not kwargs:
+                op = UFUNC_CALLS.get(ufunc)
+                if op is not None:
+                    return self._apply(op, inputs, NO_PARAMS)
+            if ufunc in DISPATCH:
+                return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+            return self._generic(ufunc, inputs, kwargs, False)
+        if (ufunc, method) in DISPATCH:
+            return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        return self._generic(getattr(ufunc, method), inputs, kwargs, True)
+
+    def _no_rule(self, key, args, kwargs):
+        fn = getattr(key[0], key[1]) if isinstance(key, tuple) else key
+        if callable(fn) and not isinstance(fn, str) and kwargs.get("out") is None:
+            return self._generic(fn, args, kwargs, True)
+        from .core import callable_name
+
+        raise NotReplayable(f"{callable_name(key)} has no rule in the registry")
+
+    def _generic(self, fn, args, kwargs, shaped):
+        """Record ``fn(*args, **kwargs)`` as it is (values of this recording in the arguments, or one level down in
+        lists and tuples, become slots)."""
+        prog = self._prog
+        level = self._level
+        ins, spec, values = [], [], []
+
+        def take(a):
+            if type(a) is Rec and a._level == level:
+                ins.append(a._slot)
+                return a.primal, len(ins) - 1
+            if isinstance(a, Traced):
+                raise NotReplayable(f"{getattr(fn, '__name__', fn)} received a value of an outer transformation")
+            return a, None
+
+        for a in args:
+            if type(a) in (list, tuple):
+                parts = [take(b) for b in a]
+                values.append(type(a)(p for p, _ in parts))
+                spec.append((type(a), tuple(k for _, k in parts)))
+            else:
+                v, k = take(a)
+                values.append(v)
+                spec.append((None, k))
+        kw_spec = {}
+        kw_values = {}
+        for key, a in kwargs.items():
+            kw_values[key], kw_spec[key] = take(a)
+        ans = fn(*values, **kw_values)
+        call = _rebuilt_call(fn, tuple(spec), values, kw_spec, kw_values)
+        out = prog.emit(call, tuple(ins), None, None, ans)
+        return self._wrap(ans, out, shaped, name=getattr(fn, "__name__", "a NumPy function"))
+
+    # ---- operators NumPy answers for arrays and the registry has no record of (masks: &, |, ^, ~) -------------------
+    def __and__(self, other): return np.bitwise_and(self, other)
+    def __rand__(self, other): return np.bitwise_and(other, self)
+    def __or__(self, other): return np.bitwise_or(self, other)
+    def __ror__(self, other): return np.bitwise_or(other, self)
+    def __xor__(self, other): return np.bitwise_xor(self, other)
+    def __rxor__(self, other): return np.bitwise_xor(other, self)
+    def __invert__(self): return np.invert(self)
+    def __lshift__(self, other): return np.left_shift(self, other)
+    def __rshift__(self, other): return np.right_shift(self, other)
+
+    # ---- what Python sees: guards ----------------------------------------------------------------------------------
+    def __bool__(self) -> bool:
+        return self._guard(same_bool, bool(self.primal))
+
+    def __float__(self) -> float:
+        return self._guard(same_float, float(self.primal))
+
+    def __int__(self) -> int:
+        return self._guard(same_int, int(self.primal))
+
+    def __index__(self) -> int:
+        return self._guard(same_index, operator.index(self.primal))
+
+    def __complex__(self) -> complex:
+        raise NotReplayable("complex() of a recorded value")
+
+    def __hash__(self):
+        if isinstance(self.primal, np.ndarray):
+            raise TypeError("unhashable type: 'numpy.ndarray'")
+        return self._guard(same_hash, hash(self.primal))
+
+    def __round__(self, ndigits=None):
+        if isinstance(self.primal, np.ndarray):
+            raise TypeError("type numpy.ndarray doesn't define __round__ method")
+        value = round(self.primal, ndigits)
+        if ndigits is None:
+            return self._guard(_same_round0, value)
+        self._prog.guard(_same_round_digits(ndigits), self._slot, value)
+        return value
+
+    def item(self, *args):
+        if args:
+            raise NotReplayable(".item(index) of a recorded value")
+        value = _item(self.primal)
+        self._prog.guard(same_item, self._slot, value)
+        return value
+
+    def tolist(self):
+        return self._guard(same_list, _tolist(self.primal))
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray / np.array of a value computed from the inputs: the plain copy would be a constant of the program,
+        # so the replay checks that the values are still the same
+        value = np.array(self.primal, copy=True)
+        self._prog.guard(same_array, self._slot, value)
+        return value if dtype is None else value.astype(dtype)
+
+    def as_index(self) -> tuple:
+        """The recorded value as index arrays (``x[i]``, ``x[mask]``): a mask is the integer arrays of its True
+        positions (recorded ``np.nonzero``, guarded on their count)."""
+        value = self.primal
+        dt = getattr(value, "dtype", None)
+        if dt is None or dt.kind not in "biu":
+            raise NotReplayable("an index computed from the inputs that is not an integer or boolean array")
+        if dt.kind == "b":
+            if np.ndim(value) == 0:
+                raise NotReplayable("a boolean scalar computed from the inputs used as an index")
+            parts = np.nonzero(value)
+            out = self._prog.emit(np.nonzero, (self._slot,), None, None, parts)
+            result = []
+            for j, part in enumerate(parts):
+                s = self._prog.emit(operator.itemgetter(j), (out,), None, None, part)
+                self._prog.guard(same_shape, s, part.shape)
+                result.append(_slot_array(part, s, self))
+            return tuple(result)
+        return (_slot_array(value, self._slot, self),)
+
+    def as_input(self, fn: str):
+        """A differentiated argument, converted as the engines convert plain inputs (ints to float64, a scalar to a
+        NumPy scalar): the conversion is recorded too."""
+        value = _as_input(self.primal, fn)
+        if value is self.primal:
+            return self
+        out = self._prog.emit(_input_converter(fn), (self._slot,), None, None, value)
+        return Rec(value, self._prog, out)
+
+    # ---- what the recorded program cannot follow: run the function eagerly instead -------------------------------
+    def __setitem__(self, index, value):
+        raise NotReplayable("item assignment into an array computed from the inputs")
+
+    def _inplace(self, symbol, new):
+        if self._slot in self._prog.in_slots:
+            raise NotReplayable(f"x {symbol}= y on an argument changes the caller's array")
+        return super()._inplace(symbol, new)
+
+    def _in_place_method(self, what, instead):
+        raise NotReplayable(f"x.{what} on a recorded value")
+
+    def _no_memory_layout(self, what):
+        raise NotReplayable(f"x.{what} of a recorded value")
+
+    strides = property(lambda self: self._no_memory_layout("strides"))
+    flags = property(lambda self: self._no_memory_layout("flags"))
+    base = property(lambda self: self._no_memory_layout("base"))
+
+    def view(self, dtype=None, type=None):
+        if dtype is None and type is None:
+            return self
+        raise NotReplayable("x.view(dtype) of a recorded value")
+
+    @property
+    def flat(self):
+        raise NotReplayable("x.flat of a recorded value")
+
+    def __repr__(self) -> str:
+        return f"Rec(s{self._slot}, primal={self.primal!r})"
+
+
+def _same_round0(v, expected) -> bool:
+    return round(v) == expected
+
+
+def _same_round_digits(ndigits: int):
+    def test(v, expected) -> bool:
+        return round(v, ndigits) == expected
+
+    return test
+
+
+def _rebuilt_call(fn, spec: tuple, values: list, kw_spec: dict, kw_values: dict):
+    """``fn`` called with the recorded arguments, the recorded slots' values put back in their places."""
+
+    def call(*slots):
+        args = []
+        for (kind, k), v in zip(spec, values):
+            if kind is None:
+                args.append(v if k is None else slots[k])
+            else:
+                args.append(kind(w if j is None else slots[j] for w, j in zip(v, k)))
+        kw = {key: (kw_values[key] if j is None else slots[j]) for key, j in kw_spec.items()}
+        return fn(*args, **kw)
+
+    call.__name__ = getattr(fn, "__name__", "call")
+    return call
+
+
+_CONVERTERS: dict = {}
+
+
+def _input_converter(fn: str):
+    conv = _CONVERTERS.get(fn)
+    if conv is None:
+        def conv(x, fn=fn):
+            return _as_input(x, fn)
+
+        _CONVERTERS[fn] = conv
+    return conv
+
