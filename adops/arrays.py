@@ -231,10 +231,15 @@ def _select(condlist, choicelist, default=0):
 
 def _piecewise(x, condlist, funclist, *args, **kw):
     xs = shape(x)
-    if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray)) and len(xs) != 0):
+    # (masks being recorded for replay, adops.replay, stand for the arrays NumPy would see)
+    recorded = getattr(condlist, "records_values", False)
+    first = condlist[0] if not np.isscalar(condlist) else None
+    arrayish = isinstance(first, (list, np.ndarray)) or (getattr(first, "records_values", False) and not recorded)
+    if np.isscalar(condlist) or (not (arrayish or recorded and condlist.ndim > 1) and len(xs) != 0):
         condlist = [condlist]
     # (asanyarray and a ufunc keep a mask computed from traced values visible to sparsity detection)
-    conds = [np.asanyarray(c, dtype=bool) | np.zeros(xs, dtype=bool) for c in condlist]
+    conds = [(c.astype(bool) if getattr(c, "records_values", False) else np.asanyarray(c, dtype=bool))
+             | np.zeros(xs, dtype=bool) for c in condlist]
     if len(funclist) == len(conds) + 1:  # the last function covers where no condition holds
         otherwise = ~conds[0]
         for c in conds[1:]:

@@ -50,10 +50,12 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
 
     **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
     functions it captures) are constants of the program, checked by *identity* at every call: rebinding the name
-    (``W = W_new``) records again. An array changed *in place* keeps its identity and is not detected: the program
-    holds the array itself, so its new values reach the ops that use it directly, but anything computed from it
-    with plain NumPy during the recording, and any decision Python made from its values, stays as recorded. Pass
-    arrays that change as arguments. Objects that are not functions (``self.W`` on an instance) are not followed.
+    (``W = W_new``) records again. An array changed *in place* keeps its identity and is **not detected**: whatever
+    was computed from it while recording (the backward rules multiply it into the seeds as plain NumPy, Python
+    decisions on its values) stays as recorded, so the replay would use the old values. Pass arrays that change as
+    arguments (they are inputs), or call ``.clear()`` after changing one. Comparing a copy at every call would cost
+    as much as the replay itself for the benchmark maps, so it is not done. Attributes of objects (``self.W``) are
+    not followed: the same rule applies to them.
 
     **Faithful or eager.** What a recording cannot follow (a NumPy function without a rule applied to a value
     computed from the inputs, item assignment into such a value, ``x += y`` on an argument, a value traced by an

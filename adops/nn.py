@@ -73,7 +73,8 @@ def softplus(x: ArrayLike) -> ArrayLike:
 # ---- reductions over an axis ------------------------------------------------------------------------------
 def _shift(x, axes):
     # the max is a constant shift for stability; lse is invariant to it, so no derivative flows through it
-    m = np.max(getattr(x, "primal", x), axis=axes, keepdims=True)
+    # (a value being recorded for replay is not unwrapped: the shift is recomputed at every replay, adops.replay)
+    m = np.max(x if getattr(x, "records_values", False) else getattr(x, "primal", x), axis=axes, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
