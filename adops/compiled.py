@@ -7,6 +7,7 @@ function captures, and the fallback to eager evaluation.
 
 from __future__ import annotations
 
+import gc
 import types
 import warnings
 from collections import OrderedDict
@@ -145,6 +146,10 @@ class Compiled:
         leaves, treedef = flatten((args, kwargs))
         recs = [Rec(leaf, prog, prog.input(leaf)) if _dynamic(leaf) else leaf for leaf in leaves]
         rargs, rkwargs = unflatten(treedef, recs)
+        collecting = gc.isenabled()
+        # the cyclic collector would scan the growing program at every generation-0 collection (2 us per
+        # instruction); the recording is one bounded call, so it runs without automatic collections
+        gc.disable()
         try:
             out = self.fn(*rargs, **rkwargs)
             out_leaves, out_def = flatten(out)
@@ -154,7 +159,12 @@ class Compiled:
             warnings.warn(f"compiled({self.__name__}): cannot replay ({err}); running it eagerly for these argument "
                           "shapes", ReplayWarning, stacklevel=3)
             self.stats["eager"] += 1
+            if collecting:
+                gc.enable()
             return self.fn(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
         self.stats["records"] += 1
         if not self.captured:
             self.captured = _captured(self.fn)

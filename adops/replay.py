@@ -26,7 +26,7 @@ import operator
 import numpy as np
 
 from .core import DISPATCH, INFINITE, NO_PARAMS, OPS, UFUNC_CALLS
-from .frontend import Traced
+from .frontend import Traced, _top
 from .trees import as_input as _as_input
 
 
@@ -39,7 +39,8 @@ class Stale(Exception):
 
 
 # instruction tags
-CALL, CALL_KW, CALL_DYN, GUARD, RESET, FLAG = range(6)
+CALL, CALL_KW, CALL_DYN, GUARD, RESET, FLAG, FREE = range(7)
+BIG = 4096  # results with at least this many elements are dropped after their last use (as eager sweeps do)
 
 
 class SlotArray(np.ndarray):
@@ -68,9 +69,10 @@ class Program:
     def __init__(self, level: int):
         self.level = level
         self.code: list = []
-        self.values: list = []  # each slot's value while recording; afterwards only the constants are kept
-        self.consts: dict = {}  # id(constant) -> slot (constants held in ``values``, so their ids stay valid)
-        self.const_slots: list = []
+        self.n_slots = 0
+        self.big: set = set()  # slots of large results, freed after their last use
+        self.consts: dict = {}  # id(constant) -> slot
+        self.const_values: dict = {}  # slot -> constant (held here, so the ids in ``consts`` stay valid)
         self.in_slots: list = []
         self.out_slots: list = []
         self.out_def = None
@@ -82,25 +84,26 @@ class Program:
         self.source = None
 
     # ---- recording -------------------------------------------------------------------------------------------
-    def new_slot(self, value) -> int:
-        self.values.append(value)
-        return len(self.values) - 1
-
     def input(self, value) -> int:
-        slot = self.new_slot(value)
+        slot = self.n_slots
+        self.n_slots = slot + 1
         self.in_slots.append(slot)
         return slot
 
     def const(self, value) -> int:
         slot = self.consts.get(id(value))
         if slot is None:
-            slot = self.new_slot(value)
+            slot = self.n_slots
+            self.n_slots = slot + 1
             self.consts[id(value)] = slot
-            self.const_slots.append(slot)
+            self.const_values[slot] = value
         return slot
 
     def emit(self, fn, ins: tuple, params, dyn, ans) -> int:
-        out = self.new_slot(ans)
+        out = self.n_slots
+        self.n_slots = out + 1
+        if type(ans) is np.ndarray and ans.size >= BIG:
+            self.big.add(out)
         if dyn:
             self.code.append((CALL_DYN, fn, ins, (params, tuple(dyn)), out))
         elif params:
@@ -115,12 +118,12 @@ class Program:
     # ---- finishing -----------------------------------------------------------------------------------------------
     def finish(self, out_leaves: list, out_def) -> None:
         """Fix the outputs, drop dead instructions and every recorded value that is not a constant."""
-        consts = [self.values[s] for s in self.const_slots if isinstance(self.values[s], np.ndarray)]
+        consts = [c for c in self.const_values.values() if isinstance(c, np.ndarray)]
         for leaf in out_leaves:
             if type(leaf) is Rec and leaf._level == self.level:
                 value = leaf.primal
                 fix = None
-                if leaf._slot in self.consts or (isinstance(value, np.ndarray) and value.size
+                if leaf._slot in self.const_values or (isinstance(value, np.ndarray) and value.size
                                                  and any(np.may_share_memory(value, c) for c in consts)):
                     fix = "copy"  # the user may change it in place: never hand out the program's own constant
                 elif np.ndim(value) == 0:
@@ -140,27 +143,60 @@ class Program:
             self.out_consts.append((True, leaf))
         self.out_def = out_def
         self._eliminate_dead_code()
-        keep = set(self.const_slots)
-        self.template = [self.values[s] if s in keep else None for s in range(len(self.values))]
-        self.values = []
+        if self.big:
+            self._free_large()
+        self.template = [None] * self.n_slots
+        for s, value in self.const_values.items():
+            self.template[s] = value
+        self.const_values = {}
         self.consts = {}
 
     def _eliminate_dead_code(self) -> None:
         live = {s for s in self.out_slots if s >= 0}
         kept = []
+        append, update = kept.append, live.update
         for ins in reversed(self.code):
             tag = ins[0]
-            if tag <= CALL_DYN:
+            if tag == CALL or tag == CALL_KW:
+                if ins[4] in live:
+                    update(ins[2])
+                    append(ins)
+                continue
+            if tag == CALL_DYN:
                 if ins[4] not in live:
                     continue
-                live.update(ins[2])
-                if tag == CALL_DYN:
-                    live.update(s for _, _, s in ins[3][1])
+                update(ins[2])
+                update(s for _, _, s in ins[3][1])
             elif tag == GUARD:
                 live.add(ins[2])
-            kept.append(ins)
+            append(ins)
         kept.reverse()
         self.code = kept
+
+    def _free_large(self) -> None:
+        """Drop each large intermediate right after its last use, so a replay holds no more memory than eager."""
+        keep = set(self.out_slots)
+        last: dict = {}
+        for i, ins in enumerate(self.code):
+            tag = ins[0]
+            if tag <= CALL_DYN:
+                used = list(ins[2]) + ([s for _, _, s in ins[3][1]] if tag == CALL_DYN else [])
+            elif tag == GUARD:
+                used = [ins[2]]
+            else:
+                continue
+            for s in used:
+                if s in self.big and s not in keep:
+                    last[s] = i
+        after: dict = {}
+        for s, i in last.items():
+            after.setdefault(i, []).append(s)
+        code = []
+        for i, ins in enumerate(self.code):
+            code.append(ins)
+            if i in after:
+                code.append((FREE, tuple(after[i]), None, None, None))
+        self.code = code
 
     # ---- replay ------------------------------------------------------------------------------------------------
     def run(self, inputs: list):
@@ -180,6 +216,9 @@ class Program:
                     raise Stale
             elif tag == CALL_DYN:
                 slots[d] = a(*[slots[i] for i in b], **fill_params(c[0], c[1], slots))
+            elif tag == FREE:
+                for s in a:
+                    slots[s] = None
             elif tag == RESET:
                 INFINITE.seen = False
             elif INFINITE.seen is not a:  # FLAG
@@ -273,6 +312,27 @@ def same_round(v, expected) -> bool:
 
 
 _STRONG = OPS["strong_product"]
+_KINDS: dict = {}
+
+
+def _kind(op) -> int:
+    """0: the output's shape follows the input shapes alone (ufuncs, elementwise records); 1: it may follow the values
+    of discrete inputs (indexing, selections); 2: it may follow any input's values (non-differentiable queries)."""
+    if isinstance(op.impl, np.ufunc) or op.sparsity == "elementwise":
+        kind = 0
+    elif op.differentiable:
+        kind = 1
+    else:
+        kind = 2
+    _KINDS[op] = kind
+    return kind
+
+
+def _constant(a, op):
+    if isinstance(a, Traced):
+        raise NotReplayable(f"{op.name} received a value of an outer transformation ({type(a).__name__}): replay would "
+                            "freeze it")
+    return a
 
 
 # ---- the recording tracer ------------------------------------------------------------------------------------------
@@ -297,34 +357,61 @@ class Rec(Traced):
     def _apply(self, op, arrays, params):
         prog = self._prog
         level = self._level
-        primals, ins = [], []
-        discrete = False  # a mask or an index among the inputs: the output's shape may follow its values
-        for a in arrays:
+        if len(arrays) == 1:  # the common cases first (this is the recording's hot path)
+            a = arrays[0]
             if type(a) is Rec and a._level == level:
-                p = a.primal
-                primals.append(p)
-                ins.append(a._slot)
-                dt = getattr(p, "dtype", None)
-                if dt is not None and dt.kind in "biu":
-                    discrete = True
-            elif isinstance(a, Traced):
-                raise NotReplayable(f"{op.name} received a value of an outer transformation "
-                                    f"({type(a).__name__}): replay would freeze it")
+                primals, ins = (a.primal,), (a._slot,)
             else:
-                primals.append(a)
-                ins.append(prog.const(a))
+                primals, ins = (_constant(a, op),), (prog.const(a),)
+        elif len(arrays) == 2:
+            a, b = arrays
+            if type(a) is Rec and a._level == level:
+                pa, sa = a.primal, a._slot
+            else:
+                pa, sa = _constant(a, op), prog.const(a)
+            if type(b) is Rec and b._level == level:
+                pb, sb = b.primal, b._slot
+            else:
+                pb, sb = _constant(b, op), prog.const(b)
+            primals, ins = (pa, pb), (sa, sb)
+        else:
+            primals = tuple([a.primal if type(a) is Rec and a._level == level else _constant(a, op) for a in arrays])
+            ins = tuple([a._slot if type(a) is Rec and a._level == level else prog.const(a) for a in arrays])
+        kind = _KINDS.get(op)
+        if kind is None:
+            kind = _kind(op)
         dyn = None
         if params:
             params, dyn = self._params(params)
-        flag = op is _STRONG and not INFINITE.seen
+        if op is _STRONG and not INFINITE.seen:  # strong zero: products after an infinity switch kind
+            return self._strong(op, primals, ins)
         ans = op.impl(*primals, **params) if params else op.impl(*primals)
-        if flag:  # strong zero: products after an infinity switch kind; replay must meet the same infinities
-            prog.code.append((RESET, None, None, None, None))
-        out = prog.emit(op.impl, tuple(ins), params, dyn, ans)
-        if flag:
-            prog.code.append((FLAG, INFINITE.seen, None, None, None))
-        shaped = discrete or dyn is not None or not (op.differentiable or isinstance(op.impl, np.ufunc))
+        out = prog.n_slots
+        prog.n_slots = out + 1
+        if dyn is not None:
+            prog.code.append((CALL_DYN, op.impl, ins, (params, tuple(dyn)), out))
+        elif params:
+            prog.code.append((CALL_KW, op.impl, ins, params, out))
+        else:
+            prog.code.append((CALL, op.impl, ins, None, out))
+        if type(ans) is np.ndarray and ans.size >= BIG:
+            prog.big.add(out)
+        if kind == 0 and dyn is None and op.outputs == 1 and isinstance(ans, (np.ndarray, np.generic)):
+            return Rec(ans, prog, out)
+        # the output's shape may follow the values: a query (np.nonzero), or a mask or an index among the inputs
+        shaped = kind == 2 or dyn is not None or (kind == 1 and any(
+            getattr(getattr(p, "dtype", None), "kind", "f") in "biu" for p in primals))
         return self._wrap(ans, out, shaped, op.outputs, op.result, op.name)
+
+    def _strong(self, op, primals, ins):
+        """A strong product recorded with its flag: replay resets it, runs the product, and checks the flag comes out
+        as it did here (an infinity appearing, or not, where it did not changes which products follow)."""
+        prog = self._prog
+        ans = op.impl(*primals)
+        prog.code.append((RESET, None, None, None, None))
+        out = prog.emit(op.impl, ins, None, None, ans)
+        prog.code.append((FLAG, INFINITE.seen, None, None, None))
+        return self._wrap(ans, out, False)
 
     def _params(self, params):
         """Params with recorded values in them: the values now, and (key, position, slot) to refill at replay."""
@@ -385,6 +472,10 @@ class Rec(Traced):
 
     # ---- NumPy calls with no registry record: no derivative can pass through a Rec, so any pure call is recorded --
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs:
+            op = UFUNC_CALLS.get(ufunc)
+            if op is not None:
+                return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
         if any(isinstance(a, Traced) and a._level > self._level for a in inputs) or kwargs.get("out") is not None:
             return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
         if method == "__call__":

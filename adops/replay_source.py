@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .core import INFINITE
-from .replay import CALL, CALL_DYN, CALL_KW, FLAG, GUARD, RESET, Program, Stale, const_output, fix_output
+from .replay import CALL, CALL_DYN, CALL_KW, FLAG, FREE, GUARD, RESET, Program, Stale, const_output, fix_output
 
 
 def generate(prog: Program) -> Callable:
@@ -67,6 +67,8 @@ def generate(prog: Program) -> Callable:
             lines.append(f"    s{d} = {bind(a, 'f')}({', '.join(args)})")
         elif tag == GUARD:
             lines.append(f"    if not {bind(a, 'g')}({slot(b)}, {bind(c, 'e')}): raise _Stale")
+        elif tag == FREE:
+            lines.append(f"    del {', '.join(slot(s) for s in a)}")
         elif tag == RESET:
             lines.append("    _INF.seen = False")
         elif tag == FLAG:
