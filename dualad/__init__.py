@@ -6,7 +6,9 @@ array([[ 3.,  0.],
        [ 0., 12.]])
 """
 
+from adops.compiled import compiled
+
 from .api import derivative, grad, hessian, jacfwd, jvp
 from .dual import Dual
 
-__all__ = ["Dual", "jvp", "jacfwd", "grad", "derivative", "hessian"]
+__all__ = ["Dual", "jvp", "jacfwd", "grad", "derivative", "hessian", "compiled"]

@@ -5,7 +5,9 @@
 array([ 1., -1.])
 """
 
+from adops.compiled import compiled
+
 from .api import checkpoint, grad, hessian, jacrev, trace, value_and_grad, vjp
 from .tape import Tape, Tracer
 
-__all__ = ["Tape", "Tracer", "vjp", "grad", "value_and_grad", "jacrev", "hessian", "checkpoint", "trace"]
+__all__ = ["Tape", "Tracer", "vjp", "grad", "value_and_grad", "jacrev", "hessian", "checkpoint", "trace", "compiled"]
