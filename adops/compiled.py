@@ -20,7 +20,7 @@ from .counting import STATE
 from .frontend import Traced
 from .replay import NotReplayable, Program, Rec, Stale, const_output
 from .replay_source import generate
-from .trees import flatten, unflatten
+from .trees import flatten, same_structure, unflatten
 
 _DYNAMIC_SCALARS = (float, np.float64, np.float32, np.float16, np.int64, np.int32, np.intp, np.bool_)
 
@@ -115,12 +115,46 @@ class Compiled:
             except Stale:
                 self.stats["stale"] += 1
                 continue
+            if not prog.verified:
+                return self._verify(prog, sig, out, args, kwargs)
             self._used(prog, sig)
             return out if fast is not None else unflatten(prog.out_def, out)
         if sig in self.eager:
             self.stats["eager"] += 1
             return self.fn(*args, **kwargs)
         return self._record(sig, args, kwargs)
+
+    def _verify(self, prog: Program, sig, leaves: list, args, kwargs):
+        """The first replay of a program, checked against an eager call: the values must agree to the last bit, and
+        each output takes the type and dtype eager gives it (engines convert plain gradients to 0-d arrays in the
+        input's dtype, but leave recorded values as they are)."""
+        expected = self.fn(*args, **kwargs)
+        e_leaves, e_def = flatten(expected)
+        ok = same_structure(e_def, prog.out_def) and len(e_leaves) == len(leaves)
+        fixes = list(prog.out_fix)
+        for i, (got, want) in enumerate(zip(leaves, e_leaves) if ok else ()):
+            if isinstance(want, (np.ndarray, np.generic)):
+                nan = want.dtype.kind in "fc"
+                if not (np.shape(got) == np.shape(want) and np.array_equal(got, want, equal_nan=nan)):
+                    ok = False
+                    break
+                if type(got) is not type(want) or got.dtype != want.dtype:
+                    fixes[i] = ("cast", type(want) is np.ndarray, want.dtype)
+            elif not (got is want or got == want):
+                ok = False
+                break
+        if not ok:
+            self.eager[sig] = "its replay disagreed with eager evaluation"
+            for p in self.programs.pop(sig, []):
+                self.lru.pop(p, None)
+            warnings.warn(f"compiled({self.__name__}): a replay disagreed with eager evaluation (a bug in replay, "
+                          "please report it); running it eagerly for these argument shapes", ReplayWarning,
+                          stacklevel=3)
+            return expected
+        prog.out_fix = fixes
+        prog.verified = True
+        self._used(prog, sig)
+        return expected
 
     def clear(self) -> None:
         """Forget every recorded program."""

@@ -80,6 +80,7 @@ class Program:
         self.out_consts: list = []  # per output: (True, value) when the output is a constant, else (False, None)
         self.template: list = []
         self.replays = 0
+        self.verified = False  # the first replay is checked against an eager call (adops.compiled)
         self.fast = None  # the generated function, once there is one
         self.source = None
 
@@ -250,7 +251,10 @@ def fix_output(value, fix):
         return value.copy() if isinstance(value, np.ndarray) else value
     if fix == "array":
         return value if type(value) is np.ndarray else np.asarray(value)
-    return value[()] if isinstance(value, np.ndarray) else value
+    if fix == "scalar":
+        return value[()] if isinstance(value, np.ndarray) else value
+    _, want_array, dtype = fix  # ("cast", ...): the type and dtype eager evaluation gives this output
+    return np.array(value, dtype=dtype) if want_array else np.asarray(value, dtype=dtype)[()]
 
 
 def const_output(value):
@@ -608,6 +612,13 @@ class Rec(Traced):
                 result.append(_slot_array(part, s, self))
             return tuple(result)
         return (_slot_array(value, self._slot, self),)
+
+    def as_array(self):
+        """This value as an ndarray (a NumPy scalar becomes a 0-d array, recorded), as engines hand derivatives back."""
+        if isinstance(self.primal, np.ndarray):
+            return self
+        value = np.asarray(self.primal)
+        return Rec(value, self._prog, self._prog.emit(np.asarray, (self._slot,), None, None, value))
 
     def as_input(self, fn: str):
         """A differentiated argument, converted as the engines convert plain inputs (ints to float64, a scalar to a

@@ -82,7 +82,7 @@ def generate(prog: Program) -> Callable:
         elif fix is None:
             outs.append(slot(s))
         else:
-            outs.append(f"_fix({slot(s)}, {fix!r})")
+            outs.append(f"_fix({slot(s)}, {bind(fix, 'x')})")
     lines.append(f"    return {_rebuild(prog.out_def, outs, bind)}")
     body = "\n".join("    " + line for line in lines)
     params = ", ".join(name for name, _ in bound)

@@ -79,6 +79,8 @@ def regroup(leaves: list, in_defs: list) -> list:
 
     ``in_defs`` holds ``(leaf count, treedef)`` for each differentiated argument, in order.
     """
+    # derivatives are arrays (0-d included), never NumPy scalars; a value recorded for replay converts on the record
+    leaves = [leaf.as_array() if getattr(leaf, "records_values", False) else leaf for leaf in leaves]
     per_arg, pos = [], 0
     for count, d in in_defs:
         per_arg.append(unflatten(d, leaves[pos:pos + count]))

@@ -17,6 +17,9 @@ import dualad
 import revad
 from adops.compiled import ReplayWarning, compiled
 
+# a replay that disagrees with eager evaluation warns (and runs eagerly): here that is a failure
+pytestmark = pytest.mark.filterwarnings("error::adops.compiled.ReplayWarning")
+
 DIFFERENTIABLE = [(n, k) for n, k in CASES if adops.OPS[n].differentiable or adops.OPS[n].composite]
 CONSTANT = [(n, k) for n, k in CASES if not (adops.OPS[n].differentiable or adops.OPS[n].composite)]
 
@@ -29,6 +32,7 @@ def same(got, expected, what=""):
     assert adops.trees.same_structure(g_def, e_def), what
     for g, e in zip(g_leaves, e_leaves):
         assert np.shape(g) == np.shape(e), (what, np.shape(g), np.shape(e))
+        assert type(g) is type(e), (what, type(g), type(e))  # a 0-d array stays one, a NumPy scalar too
         assert np.asarray(g).dtype == np.asarray(e).dtype, (what, np.asarray(g).dtype, np.asarray(e).dtype)
         np.testing.assert_array_equal(np.asarray(g), np.asarray(e), err_msg=what)
 
@@ -318,3 +322,17 @@ def test_jvp_closure_replays():
     rng = np.random.default_rng(4)
     c = replayed(jvp, *[(rng.standard_normal(3), rng.standard_normal(3)) for _ in range(3)])
     assert c.stats["replays"] == 2, c.stats
+
+
+def test_the_first_replay_is_checked_against_eager():
+    f = revad.grad(lambda x: np.sum(np.sin(x) * 3.0))
+    c = compiled(f)
+    x = np.array([0.1, 0.2])
+    same(c(x), f(x))
+    prog = next(iter(c.lru))
+    (k,) = [i for i, ins in enumerate(prog.code) if ins[1] is np.cos]
+    prog.code[k] = (prog.code[k][0], np.sin) + prog.code[k][2:]  # a wrong program, as a bug in replay would make
+    with pytest.warns(ReplayWarning, match="disagreed with eager"):
+        same(c(x + 1), f(x + 1))
+    same(c(x + 2), f(x + 2))  # eager from now on for this signature
+    assert c.stats["eager"] == 1 and not c.lru
