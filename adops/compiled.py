@@ -58,6 +58,11 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
     as much as the replay itself for the benchmark maps, so it is not done. Attributes of objects (``self.W``) are
     not followed: the same rule applies to them.
 
+    **Pure functions.** Like ``jax.jit``, replay assumes ``fn`` depends on nothing but its arguments and what it
+    captures: random numbers drawn inside it (``np.random``), the time, or files read are fixed at the recording,
+    and side effects (printing, appending to a list) happen when it records (and once more when its first replay is
+    checked against an eager call), not at replays. Draw random numbers outside and pass them in.
+
     **Faithful or eager.** What a recording cannot follow (a NumPy function without a rule applied to a value
     computed from the inputs, item assignment into such a value, ``x += y`` on an argument, a value traced by an
     outer transformation, an output that is not an array) makes ``compiled`` run ``fn`` eagerly for that signature,
@@ -234,7 +239,8 @@ def _signature(args: tuple, kwargs: dict):
         for a in args:
             t = type(a)
             if t is np.ndarray:
-                sig.append((a.shape, a.dtype))
+                f = a.flags  # (memory order and writability reach a few decisions: reshape order='A', x += y)
+                sig.append((a.shape, a.dtype, f.c_contiguous, f.f_contiguous, f.writeable))
                 inputs.append(a)
             elif t in _DYNAMIC_SCALARS:
                 sig.append(t)
@@ -249,7 +255,11 @@ def _signature(args: tuple, kwargs: dict):
         if isinstance(leaf, Traced):
             return None, None
         if _dynamic(leaf):
-            sig.append((leaf.shape, leaf.dtype) if type(leaf) is np.ndarray else type(leaf))
+            if type(leaf) is np.ndarray:
+                f = leaf.flags
+                sig.append((leaf.shape, leaf.dtype, f.c_contiguous, f.f_contiguous, f.writeable))
+            else:
+                sig.append(type(leaf))
             inputs.append(leaf)
         elif isinstance(leaf, np.ndarray):  # another ndarray subclass: its meaning is its own; run eagerly
             return None, None
