@@ -327,11 +327,13 @@ def call(op: Op, *arrays, **params):
 
 
 def recorder(index):
-    """The replay recording that an index refers to (an ``adops.replay.SlotArray`` in it), or None: an op indexing
-    plain arrays (a seed, a one-hot tangent) with an index computed from recorded values must be recorded too."""
+    """The replay recording an index refers to (an ``adops.replay.SlotArray`` or a recorded value in it), or None: an
+    op indexing plain arrays (a seed, a one-hot tangent) with an index computed from recorded values is recorded too."""
     if type(index) is tuple:
         for i in index:
             rec = getattr(i, "_recorder", None)
             if rec is not None:
                 return rec
+            if getattr(i, "records_values", False):  # the recorded value itself (np.argsort of one, for np.sort)
+                return i
     return None

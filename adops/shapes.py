@@ -603,7 +603,8 @@ def _take_along_axis(arr, indices, axis=-1):
         arr = np.ravel(arr)
         axis = -1
     nd = ndim(arr)
-    indices = np.asanyarray(indices)  # (a value-dependent index keeps its marker class for sparsity detection)
+    if not getattr(indices, "records_values", False):  # (recorded for replay: stays recorded, adops.replay)
+        indices = np.asanyarray(indices)  # (a value-dependent index keeps its marker class for sparsity detection)
     return arr[along_axis_index(indices, normalize_axis(axis, nd, "np.take_along_axis"))]
 
 
