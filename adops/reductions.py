@@ -59,7 +59,9 @@ def _parse_reduce(name):
         axes = normalize_axes(axis, ndim(a), fn)
         # where= and initial= become a change of the input the reduction then sees whole (exact, and differentiable)
         if where is not True and _given(where):
-            where = np.broadcast_to(np.asarray(where, dtype=bool), shape(a))
+            # (a mask recorded for replay stays recorded, adops.replay)
+            where = np.broadcast_to(where.astype(bool) if getattr(where, "records_values", False)
+                                    else np.asarray(where, dtype=bool), shape(a))
             if name == "mean":  # the mean of the kept entries: scale them up by (entries / kept entries)
                 kept = np.sum(where, axis=axes, keepdims=True)
                 with np.errstate(divide="ignore", invalid="ignore"):

@@ -646,7 +646,8 @@ def _roll(a, shift, axis=None):
 
 def _take(a, indices, axis=None, out=None, mode="raise"):
     reject_out("np.take", out)
-    indices = np.asanyarray(indices)  # (an index computed from traced values stays visible to sparsity detection)
+    if not getattr(indices, "records_values", False):  # (recorded for replay: stays recorded, adops.replay)
+        indices = np.asanyarray(indices)  # (an index computed from traced values stays visible to sparsity detection)
     if axis is None:
         a, axis = np.ravel(a), 0
     nd = ndim(a)

@@ -345,3 +345,11 @@ def test_sorts_and_gathers_replay_without_value_guards():
     for transform in (revad.grad(f), dualad.grad(f)):
         c = replayed(transform, *[(rng.standard_normal(5),) for _ in range(4)])
         assert c.stats["records"] == 1, c.stats
+
+
+def test_take_and_where_masks_replay_without_value_guards():
+    f = lambda x: np.sum(np.take(x, np.argsort(x)[-2:]) ** 2) + np.sum(x ** 3, where=x > 0) + np.mean(x, where=x < 1)
+    rng = np.random.default_rng(6)
+    for transform in (revad.grad(f), dualad.grad(f)):
+        c = replayed(transform, *[(rng.standard_normal(5),) for _ in range(4)])
+        assert c.stats["records"] == 1, c.stats
