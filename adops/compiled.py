@@ -120,6 +120,10 @@ class Compiled:
             except Stale:
                 self.stats["stale"] += 1
                 continue
+            except Exception:  # NumPy raised inside the replay: let eager evaluation say what this call gives
+                self._drop(prog, sig)
+                self.stats["eager"] += 1
+                return self.fn(*args, **kwargs)
             if not prog.verified:
                 return self._verify(prog, sig, out, args, kwargs)
             self._used(prog, sig)
@@ -150,8 +154,8 @@ class Compiled:
                 break
         if not ok:
             self.eager[sig] = "its replay disagreed with eager evaluation"
-            for p in self.programs.pop(sig, []):
-                self.lru.pop(p, None)
+            for p in list(self.programs.get(sig, [])):
+                self._drop(p, sig)
             warnings.warn(f"compiled({self.__name__}): a replay disagreed with eager evaluation (a bug in replay, "
                           "please report it); running it eagerly for these argument shapes", ReplayWarning,
                           stacklevel=3)
@@ -160,6 +164,14 @@ class Compiled:
         prog.verified = True
         self._used(prog, sig)
         return expected
+
+    def _drop(self, prog: Program, sig) -> None:
+        self.lru.pop(prog, None)
+        progs = self.programs.get(sig, [])
+        if prog in progs:
+            progs.remove(prog)
+        if not progs:
+            self.programs.pop(sig, None)
 
     def clear(self) -> None:
         """Forget every recorded program."""
@@ -210,10 +222,8 @@ class Compiled:
         self.programs.setdefault(sig, []).insert(0, prog)
         self.lru[prog] = sig
         while len(self.lru) > self.max_programs:
-            old, old_sig = self.lru.popitem(last=False)
-            self.programs[old_sig].remove(old)
-            if not self.programs[old_sig]:
-                del self.programs[old_sig]
+            old = next(iter(self.lru))
+            self._drop(old, self.lru[old])
         values = []
         for leaf, fix in zip(out_leaves, prog.out_fix):
             if type(leaf) is Rec:

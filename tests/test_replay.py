@@ -353,3 +353,13 @@ def test_take_and_where_masks_replay_without_value_guards():
     for transform in (revad.grad(f), dualad.grad(f)):
         c = replayed(transform, *[(rng.standard_normal(5),) for _ in range(4)])
         assert c.stats["records"] == 1, c.stats
+
+
+def test_an_error_inside_a_replay_is_eagers_to_give():
+    f = revad.grad(lambda a: np.sum(np.linalg.inv(a)))
+    c = compiled(f)
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    same(c(a), f(a))
+    with pytest.raises(np.linalg.LinAlgError):  # singular: eager raises, and so does the compiled function
+        c(np.zeros((2, 2)))
+    same(c(a * 2), f(a * 2))
