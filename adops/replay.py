@@ -63,7 +63,15 @@ class Program:
 
     ``code`` holds tuples ``(tag, a, b, c, d)``: ``(CALL, fn, in_slots, None, out)``,
     ``(CALL_KW, fn, in_slots, params, out)``, ``(CALL_DYN, fn, in_slots, (params, [(key, position, slot)]), out)``,
-    ``(GUARD, test, slot, expected, None)``, ``(RESET, ...)`` and ``(FLAG, expected, ...)`` (the strong-zero flag).
+    ``(GUARD, test, slot, expected, None)``, ``(RESET, ...)`` and ``(FLAG, expected, ...)`` (the strong-zero flag),
+    ``(FREE, slots, ...)`` (large intermediates dropped after their last use).
+
+    >>> prog = Program(level=0)
+    >>> x = prog.input(None)
+    >>> out = prog.emit(np.negative, (x,), None, None, None)
+    >>> prog.finish([Rec(-np.ones(2), prog, out)], None)
+    >>> prog.run([np.array([1.0, 2.0])])
+    [array([-1., -2.])]
     """
 
     def __init__(self, level: int):
@@ -322,7 +330,7 @@ _KINDS: dict = {}
 def _kind(op) -> int:
     """0: the output's shape follows the input shapes alone (ufuncs, elementwise records); 1: it may follow the values
     of discrete inputs (indexing, selections); 2: it may follow any input's values (non-differentiable queries)."""
-    if isinstance(op.impl, np.ufunc) or op.sparsity == "elementwise":
+    if isinstance(op.impl, np.ufunc) or op.sparsity in ("elementwise", "choose"):  # (broadcasting: np.where too)
         kind = 0
     elif op.differentiable:
         kind = 1
@@ -345,6 +353,13 @@ class Rec(Traced):
 
     Below every differentiating level: engines hand it their primal work and their rules, and it runs each op's
     impl and appends one instruction. It is never a derivative carrier; what Python sees of it is guarded.
+
+    >>> from adops.core import new_level
+    >>> prog = Program(new_level())
+    >>> x = Rec(np.array([0.5, -1.0]), prog, prog.input(None))
+    >>> y = np.where(x > 0, np.sin(x), 0.0)
+    >>> [getattr(ins[1], "__name__", "") for ins in prog.code]  # the mask is an instruction, not a constant
+    ['greater', 'sin', 'not_equal', 'where']
     """
 
     __slots__ = ("primal", "_level", "_prog", "_slot", "__weakref__")
