@@ -509,6 +509,19 @@ class Rec(Traced):
             return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
         return self._generic(getattr(ufunc, method), inputs, kwargs, True)
 
+    def _dispatch(self, key, args, kwargs):
+        try:
+            return super()._dispatch(key, args, kwargs)
+        except NotReplayable:
+            raise
+        except TypeError:
+            # the registry refuses a call on values nothing differentiates (np.sum(mask, dtype=int)); eager NumPy
+            # would answer it on plain arrays, so it is recorded as it is
+            fn = getattr(key[0], key[1]) if isinstance(key, tuple) else key
+            if isinstance(fn, str) or kwargs.get("out") is not None or _outer(args, kwargs, self._level):
+                raise
+            return self._generic(fn, args, kwargs, True)
+
     def _no_rule(self, key, args, kwargs):
         fn = getattr(key[0], key[1]) if isinstance(key, tuple) else key
         if callable(fn) and not isinstance(fn, str) and kwargs.get("out") is None:
@@ -685,6 +698,15 @@ def _same_round_digits(ndigits: int):
         return round(v, ndigits) == expected
 
     return test
+
+
+def _outer(args, kwargs, level: int) -> bool:
+    """Whether a value of another transformation is among the arguments (one level into lists and tuples)."""
+    for a in (*args, *kwargs.values()):
+        for b in (a if type(a) in (list, tuple) else (a,)):
+            if isinstance(b, Traced) and b._level != level:
+                return True
+    return False
 
 
 def _rebuilt_call(fn, spec: tuple, values: list, kw_spec: dict, kw_values: dict):

@@ -363,3 +363,14 @@ def test_an_error_inside_a_replay_is_eagers_to_give():
     with pytest.raises(np.linalg.LinAlgError):  # singular: eager raises, and so does the compiled function
         c(np.zeros((2, 2)))
     same(c(a * 2), f(a * 2))
+
+
+def test_numpy_calls_the_registry_refuses_on_masks_are_recorded_as_they_are():
+    def f(x):
+        count = np.sum(x > 0, dtype=np.int64)  # eager NumPy on a plain mask; the registry refuses dtype=int
+        share = np.add(x > 0, 0, dtype=float)
+        return np.sum(x ** 2 * share) * count
+
+    rng = np.random.default_rng(7)
+    c = replayed(revad.grad(f), *[(rng.standard_normal(5),) for _ in range(4)])
+    assert c.stats["eager"] == 0, c.stats
