@@ -55,6 +55,7 @@ def _slot_array(value, slot: int, rec) -> SlotArray:
     out = np.asarray(value).view(SlotArray)
     out._slot = slot
     out._recorder = rec
+    rec._prog.slot_arrays.append(out)
     return out
 
 
@@ -79,6 +80,7 @@ class Program:
         self.code: list = []
         self.n_slots = 0
         self.big: set = set()  # slots of large results, freed after their last use
+        self.slot_arrays: list = []  # index arrays standing for slots (their link to the recording is cut at the end)
         self.consts: dict = {}  # id(constant) -> slot
         self.const_values: dict = {}  # slot -> constant (held here, so the ids in ``consts`` stay valid)
         self.in_slots: list = []
@@ -159,6 +161,9 @@ class Program:
             self.template[s] = value
         self.const_values = {}
         self.consts = {}
+        for a in self.slot_arrays:  # (the program's params may still see them: no way back to the recording)
+            a._recorder = None
+        self.slot_arrays = []
 
     def _eliminate_dead_code(self) -> None:
         live = {s for s in self.out_slots if s >= 0}
