@@ -6,6 +6,7 @@
 1
 """
 
+from .bidirectional import BidirectionalColoring, color_bidirectional
 from .coloring import Coloring, as_pattern, color_columns, color_rows, coloring
 from .hessian import SparseHessian
 from .hessian_pattern import hessian_sparsity
@@ -15,4 +16,4 @@ from .star import StarColoring, color_star
 
 __all__ = ["SparseJacobian", "Coloring", "as_pattern", "color_columns", "color_rows", "coloring", "jacobian_sparsity",
            "PatternArray", "Varying", "StarColoring", "color_star",
-           "hessian_sparsity", "SparseHessian"]
+           "hessian_sparsity", "SparseHessian", "BidirectionalColoring", "color_bidirectional"]
