@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import conditions, cost, findings, hessians, oracle, peers, report, workloads
+from . import conditions, cost, findings, hessians, oracle, peers, report, sparse, workloads
 
 __all__ = ["Plan", "PLANS", "main", "build_parser", "CLIError", "peer_notice"]
 
@@ -47,16 +47,20 @@ class Plan:
     hessian_budget: float = 1.0  # seconds one Hessian may take; beyond it a strategy's larger sizes are skipped
     sparse_hessian_sizes: tuple = ()  # n values of the dense-against-coloured sweep on local3 (pentadiagonal)
     small_table: bool = False  # per-workload table at the oracle's small sizes instead of the defaults
+    sparse_sizes: tuple = ()  # n values of the sparse-Jacobian sweep (2-D Bratu at the nearest N^2)
+    sparse_max_entries: float = 1e6  # a strategy whose directions x n exceed this is skipped at that n
 
 
 PLANS: dict[str, Plan] = {
     "full": Plan(256, (2, 4, 8, 16, 32, 64, 128, 256), (2, 4, 8, 16, 32, 64, 128, 256, 512), 4,
                  (1, 2, 4, 8, 16, 32, 64, 128, 256), 64, (4, 8, 16, 32, 64, 128, 256, 512), 5, 3.0,
-                 (8, 16, 32, 64, 128, 256, 512, 1000), 1.0, (16, 64, 256, 1024, 4096, 16384, 100_000)),
+                 (8, 16, 32, 64, 128, 256, 512, 1000), 1.0, (16, 64, 256, 1024, 4096, 16384, 100_000),
+                 sparse_sizes=(100, 1024, 10_000, 90_000), sparse_max_entries=1e8),
     "quick": Plan(64, (2, 4, 8, 16, 32, 64), (2, 4, 8, 16, 32, 64), 4, (1, 4, 16, 64), 32,
-                  (4, 8, 16, 32, 64, 128), 3, 0.5, (8, 32, 128, 512), 0.1, (16, 128, 1024, 8192)),
+                  (4, 8, 16, 32, 64, 128), 3, 0.5, (8, 32, 128, 512), 0.1, (16, 128, 1024, 8192),
+                  sparse_sizes=(64, 256, 1024), sparse_max_entries=1.1e6),
     "tiny": Plan(16, (2, 4, 8, 16), (2, 4, 8), 2, (1, 4, 16), 8, (2, 4, 8), 3, 0.2, (4, 8, 16), 0.2, (8, 64),
-                 small_table=True),
+                 small_table=True, sparse_sizes=(16, 64), sparse_max_entries=1e4),
 }
 
 
@@ -190,7 +194,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with conditions.controlled(threads=args.threads) as cond, cost.using_clock(args.clock):
         cond.clock = args.clock
         results = _measure(args, plan, repeats, chosen, progress=_Progress(
-            total=11 + (3 if args.peers else 0) + (0 if args.no_plots else 1)))
+            total=12 + (3 if args.peers else 0) + (0 if args.no_plots else 1)))
     results.update(scale=scale, plan=plan, repeats=repeats, conditions=cond, peers_requested=args.peers)
     if args.peers:
         cond.versions.update({k: v for k, v in conditions.versions(peers=True).items() if k not in cond.versions})
@@ -255,6 +259,12 @@ def _measure(args, plan: Plan, repeats: int, chosen: list[str], progress: _Progr
                                          budget=plan.hessian_budget, max_seconds=plan.max_seconds,
                                          progress=progress.detail)
 
+    progress.step(f"sparse Jacobians, dense against coloured, n = {list(plan.sparse_sizes)}"
+                  f"{' (with sparsejac)' if args.peers else ''}")
+    res["sparse_rows"] = sparse.sweep(list(sparse.SPARSE_WORKLOADS), plan.sparse_sizes, repeats=repeats,
+                                      max_seconds=plan.max_seconds, max_entries=plan.sparse_max_entries,
+                                      peers=args.peers, progress=progress.detail)
+
     progress.step("cheap-gradient constants")
     res["cheap"] = {}
     for name in ("seed_graph", "mlp", "chain"):
@@ -299,12 +309,13 @@ def _measure(args, plan: Plan, repeats: int, chosen: list[str], progress: _Progr
         res["peer_hess_rows"] += rows
         res["peer_notes"] += [n for n in notes if n not in res["peer_notes"]]
     res["rows"] = [*res["p_rows"], *res["n_rows"], *res["m_rows"], *grid_rows, *res["mem_rows"], *res["hess_rows"],
-                   *table_rows, *res["peer_rows"], *res["peer_hess_rows"]]
+                   *table_rows, *res["peer_rows"], *res["peer_hess_rows"], *res["sparse_rows"]]
     return res
 
 
 def _plots(results: dict[str, Any], fd: dict[str, Any], out: str) -> dict[str, str]:
     from . import plots
+    from .sparse_plots import sparse_vs_n
 
     plan = results["plan"]
     return {
@@ -322,6 +333,7 @@ def _plots(results: dict[str, Any], fd: dict[str, Any], out: str) -> dict[str, s
                                         results["peer_hess_rows"]),
         "sparse_hessians": plots.hessians_vs_n(results["hess_rows"], os.path.join(out, "sparse_hessians.png"),
                                                results["peer_hess_rows"], workload="local3"),
+        "sparse": sparse_vs_n(results["sparse_rows"], os.path.join(out, "sparse_vs_n.png")),
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cost
+from . import cost, sparse
 from .conditions import HIGH_SPREAD
 
 __all__ = ["findings", "crossover_ratio", "verdict_strategy"]
@@ -227,7 +227,8 @@ def findings(results: dict[str, Any]) -> dict[str, Any]:
     """The verdict and the evidence of one run, as plain numbers and strings (see the module docstring).
 
     ``results`` holds the run's rows under ``p_rows``, ``n_rows``, ``m_rows``, ``grid_rows``, ``mem_rows``,
-    ``table_rows``, ``oracle_rows``, ``peer_rows``, ``hess_rows``, ``peer_hess_rows``; ``cheap`` (cheap-gradient
+    ``table_rows``, ``oracle_rows``, ``peer_rows``, ``hess_rows``, ``peer_hess_rows``, ``sparse_rows`` (optional:
+    ``compare.sparse`` rows); ``cheap`` (cheap-gradient
     constants), ``conditions`` (a ``compare.conditions.Conditions``), ``plan``, ``scale``, ``repeats``,
     ``peer_notes``, ``peers_requested``.
     """
@@ -275,6 +276,8 @@ def findings(results: dict[str, Any]) -> dict[str, Any]:
                   "rows": results["peer_rows"], "hessian_rows": results["peer_hess_rows"]},
         "hessian_rows": results["hess_rows"],
         "grid_rows": results["grid_rows"],
+        "sparse": sparse.summarize(results.get("sparse_rows", [])),
+        "sparse_rows": results.get("sparse_rows", []),
         "conditions": cond, "spread": spread, "flags": flags,
     }
 

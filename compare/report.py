@@ -99,6 +99,9 @@ def verdict_lines(fd: dict[str, Any]) -> list[str]:
             text += f" Fastest peer at n = {h['n']}: {name} {_ms(t)}."
         lines.append(text)
     lines += _sparse_verdict(v.get("sparse_hessians", {}))
+    sparse_line = _sparse_jacobian_verdict(fd.get("sparse", {}))
+    if sparse_line:
+        lines.append(sparse_line)
     for flag in fd["flags"]:
         lines.append(f"Caution — {flag}.")
     return lines
@@ -143,6 +146,64 @@ def _sparse_verdict(sh: dict[str, Any]) -> list[str]:
     if large:
         line += (" Beyond what a dense Hessian can hold only the coloured one runs: " + "; ".join(large) + ".")
     return [line]
+
+
+def _sparse_jacobian_verdict(sp: dict[str, Any]) -> str:
+    """The verdict line on sparse Jacobians: colours against n, where colouring starts to pay, the arrowhead."""
+    if not sp.get("measured"):
+        return ""
+    ws = sp["workloads"]
+    one_sided = {k: w for k, w in ws.items() if min(w["colors_column"], w["colors_row"]) < w["n"] / 4}
+    parts = [f"{w['title']} {min(w['colors_column'], w['colors_row'])}" for w in one_sided.values()]
+    top = max(w["n"] for w in ws.values())
+    ratio = max((w["colors_column"] / max(1, w["lower_bound"]) for w in one_sided.values()), default=1.0)
+    text = (f"Sparse Jacobians: coloured, a Jacobian takes a few passes whatever n is ({', '.join(parts)} colours at "
+            f"n up to {top:,}, within {ratio:.2g}x of the lower bound) where the dense modes need n."
+            if parts else "Sparse Jacobians:")
+    speed = [f"{w['title']} {_ms(w['both']['colored_s'])} against {_ms(w['both']['dense_s'])} dense at n = "
+             f"{w['both']['n']:,}" for w in ws.values() if w["both"]]
+    if speed:
+        text += " Measured: " + "; ".join(speed) + "."
+    cross = [w["crossover_n"] for w in ws.values() if w["crossover_n"] is not None]
+    shot = [w["one_shot_n"] for w in ws.values() if w["one_shot_n"] is not None]
+    if cross:
+        text += (f" Colouring is faster from n = {min(cross):,}-{max(cross):,} (measured sizes) with the colouring "
+                 "reused (SparseJacobian)")
+        text += (f", and from n = {min(shot):,}-{max(shot):,} with detection and colouring paid at every call."
+                 if shot else ", but detection and colouring at every call did not pay at the sizes measured.")
+    arrow = ws.get("arrowhead")
+    if arrow:
+        t = arrow["top_times"]
+        text += (f" The arrowhead defeats both one-sided colourings ({arrow['colors_column']:,} colours at n = "
+                 f"{arrow['n']:,}); the bidirectional split needs {arrow['colors_bidirectional']} passes"
+                 + (f" ({_ms(t['bidirectional'])})" if "bidirectional" in t else "") + ".")
+    return text
+
+
+def _sparse_jacobian_section(sp: dict[str, Any], rows: Sequence[dict]) -> list[str]:
+    if not sp.get("measured"):
+        return []
+    from .sparse import STRATEGIES
+
+    out = ["## Sparse Jacobians: dense against coloured (`compare.sparse`)\n",
+           "Directions per Jacobian (passes, sweeps, or f evaluations for finite differences) and median time; "
+           "coloured modes reuse a colouring computed beforehand, `detect+color` is the cost of detecting and "
+           "colouring once. `-`: not run at this size (over the budget of numbers per Jacobian).\n"]
+    names = [s for s in STRATEGIES if any(r["strategy"] == s for r in rows)]
+    body = []
+    for r0 in rows:
+        if r0["strategy"] != names[0]:
+            continue
+        at = {r["strategy"]: r for r in rows if r["workload"] == r0["workload"] and r["x"] == r0["x"]}
+        body.append([sp["workloads"][r0["workload"]]["title"], r0["x"], r0["nnz"],
+                     f"{r0['colors_column']} / {r0['colors_row']} / {r0['colors_bidirectional']} "
+                     f"({r0['lower_bound_column']})",
+                     *[("-" if at[s]["skipped"] or not np.isfinite(at[s]["time_s"]) else
+                        (f"{at[s]['directions']:,}: " if s != "detect+color" else "") + _ms(at[s]["time_s"]))
+                       if s in at else "-" for s in names]])
+    out.append(table(["workload", "n", "nnz", "colours col / row / bidir (bound)", *names], body))
+    out.append("")
+    return out
 
 
 _CLOCK_TEXT = {"wall": "wall clock (time.perf_counter)",
@@ -333,6 +394,8 @@ def markdown(fd: dict[str, Any], files: dict[str, str], command: str, seconds: f
     add(table(["workload", "sizes", *modes],
               [[w, sz, *[f"{d[mo]:.1e}" if mo in d else "-" for mo in modes]] for (w, sz), d in by_w.items()]))
     add("")
+
+    out.extend(_sparse_jacobian_section(fd.get("sparse", {}), fd.get("sparse_rows", [])))
 
     p = fd["peers"]
     add("## Peers\n")
