@@ -274,7 +274,8 @@ def test_cli_quick_run_writes_everything(quick_run):
     proc, out = quick_run
     assert proc.returncode == 0, proc.stderr
     for name in ("cost_vs_p.png", "jacobian_vs_n_m.png", "crossover.png", "vectorized_vs_loop.png",
-                 "memory_vs_depth.png", "hessians.png", "sparse_hessians.png", "measurements.csv", "oracle.csv",
+                 "memory_vs_depth.png", "hessians.png", "sparse_hessians.png", "sparse_vs_n.png", "measurements.csv",
+                 "oracle.csv",
                  "summary.md"):
         path = out / name
         assert path.exists() and path.stat().st_size > 0, name
@@ -291,6 +292,8 @@ def test_cli_quick_run_opens_with_the_verdict(quick_run):
     verdict = summary.split("## Verdict")[1].split("## Conditions")[0]
     assert "forward mode wins when n < r·m" in verdict and "in flops" in verdict and "in time" in verdict
     assert "Hessians:" in verdict and "Gradients (m = 1)" in verdict and "vectorized" in verdict
+    assert "Sparse Jacobians: coloured" in verdict and "bidirectional split needs 3 passes" in verdict
+    assert "## Sparse Jacobians: dense against coloured" in summary
     assert "PASS" not in summary and "Acceptance" not in summary
     assert not re.search(r"\de-\d", summary.split("## Oracle")[0])  # near-zero slopes print as 0.00
     # the console's last lines are the same verdict
