@@ -172,7 +172,14 @@ def _forward_pass(f: Callable, x: np.ndarray, colors: np.ndarray, k: int) -> np.
 def _reverse_pass(f: Callable, x: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """S J for the cotangent seeds S (k, m), as one batched reverse sweep of ``revad.jacrev`` through
     ``x -> S @ f(x)``. Returns (k, n)."""
-    return np.asarray(revad.jacrev(lambda v: seeds @ f(v), chunk_size=None)(x))
+    def compressed(v):
+        y = f(v)
+        if np.size(y) != seeds.shape[1]:
+            raise ValueError(f"compare.bidirectional_jacobian: the colouring is for {seeds.shape[1]} outputs but f "
+                             f"has {np.size(y)}; colour the pattern detected for this f (sparsity='auto')")
+        return seeds @ y
+
+    return np.asarray(revad.jacrev(compressed, chunk_size=None)(x))
 
 
 def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
@@ -211,10 +218,10 @@ def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
             raise ValueError(f"compare.bidirectional_jacobian: the colouring is for {b.shape[1]} inputs but x has "
                              f"{v.size}; colour the pattern detected at this x (sparsity='auto')")
         fwd = _forward_pass(g, v, b.column_colors, b.nforward) if b.nforward else np.zeros((0, m))
-        rev = _reverse_pass(g, v, b.seeds_reverse()) if b.nreverse else np.zeros((0, v.size))
-        if fwd.shape[1:] != (m,) and b.nforward:
+        if fwd.shape[1] != m:
             raise ValueError(f"compare.bidirectional_jacobian: the colouring is for {m} outputs but f has "
                              f"{fwd.shape[1]}; colour the pattern detected for this f (sparsity='auto')")
+        rev = _reverse_pass(g, v, b.seeds_reverse()) if b.nreverse else np.zeros((0, v.size))
         return b.decompress(fwd, rev, "compare.bidirectional_jacobian")
 
     return jac
@@ -231,6 +238,7 @@ class Colorings:
     bidirectional: BidirectionalColoring
 
     def numbers(self) -> dict[str, int]:
+        """The pattern's and the colourings' numbers, as columns of a measurement row."""
         return {"nnz": int(self.pattern.nnz), "colors_column": self.column.ncolors, "colors_row": self.row.ncolors,
                 "colors_bidirectional": self.bidirectional.ncolors, "bidirectional_forward":
                 self.bidirectional.nforward, "bidirectional_reverse": self.bidirectional.nreverse,
@@ -383,7 +391,11 @@ def measure(name: str, sizes: Iterable[int], *, repeats: int = 3, max_seconds: f
 
 
 def sweep(names: Iterable[str], sizes: Iterable[int], **kwargs) -> list[dict[str, Any]]:
-    """``measure`` each workload in ``names`` at ``sizes`` (2-D Bratu at the nearest squares N^2)."""
+    """``measure`` each workload in ``names`` at ``sizes`` (2-D Bratu at the nearest squares N^2).
+
+    >>> sorted({r["x"] for r in sweep(["bratu2d"], [10, 30], timing=False)})
+    [9, 25]
+    """
     rows = []
     for name in names:
         ns = sorted({round(math.sqrt(n)) ** 2 for n in sizes}) if SPARSE_WORKLOADS[name].square else list(sizes)

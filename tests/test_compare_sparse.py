@@ -126,6 +126,11 @@ def test_bidirectional_jacobian_errors():
     b = color_bidirectional(S.colorings(f, x).pattern)
     with pytest.raises(ValueError, match="colouring is for 6 inputs but x has 7"):
         S.bidirectional_jacobian(f, b)(np.ones(7))
+    with pytest.raises(ValueError, match="colouring is for 6 outputs but f has 5"):
+        S.bidirectional_jacobian(lambda v: f(v)[1:], b)(x)
+    gradient_like = color_bidirectional(np.ones((1, 6)))  # reverse only: the reverse sweep checks the size
+    with pytest.raises(ValueError, match="colouring is for 1 outputs but f has 6"):
+        S.bidirectional_jacobian(f, gradient_like)(x)
     with pytest.raises(ValueError, match="sparsity must be 'auto'"):
         S.bidirectional_jacobian(f, "sometimes")
     # a pattern matrix is coloured once and used as it is
