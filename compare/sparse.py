@@ -287,6 +287,16 @@ def _directions(name: str, c: Colorings, n: int, m: int) -> int:
             "sparsejac-reverse": c.row.ncolors}[name]
 
 
+def _graph_edges(P: sp.csr_array, strategy: str) -> float:
+    """For sparsejac, which colours through a networkx graph: an upper bound on the edges it builds (pairs of
+    columns sharing a row, for forward mode; of rows sharing a column, for reverse). An arrowhead makes the graph
+    complete, n^2 / 2 edges, gigabytes at n = 10,000. Zero for every other strategy."""
+    if not strategy.startswith("sparsejac"):
+        return 0.0
+    counts = np.diff(P.indptr) if strategy.endswith("forward") else np.bincount(P.indices, minlength=P.shape[1])
+    return float(np.sum(counts.astype(np.float64) * (counts - 1) / 2))
+
+
 def _sparsejac(w: SparseWorkload, P: sp.csr_array, mode: str):
     """A jitted sparsejac Jacobian of the workload's JAX version, or None (with the reason) if not importable."""
     try:
@@ -339,7 +349,8 @@ def measure(name: str, sizes: Iterable[int], *, repeats: int = 3, max_seconds: f
     exact counts (fwdrev strategies; f's own for SciPy, which calls plain f), and median time.
 
     A strategy whose directions times max(n, m) exceed ``max_entries`` is skipped there (its row says why):
-    dense modes at large n, one-sided colourings of the arrowhead. ``peers`` adds ``sparsejac`` where importable.
+    dense modes at large n, one-sided colourings of the arrowhead. ``peers`` adds ``sparsejac`` where importable,
+    skipped where its networkx colouring graph would exceed ``max_entries / 10`` edges.
 
     >>> rows = measure("bratu1d", [8], timing=False)
     >>> {r["strategy"]: r["directions"] for r in rows if r["strategy"].startswith("colored")}
@@ -368,6 +379,12 @@ def measure(name: str, sizes: Iterable[int], *, repeats: int = 3, max_seconds: f
                    STRATEGIES[s].kind != "peer" else s.split("-")[0], "directions": d, "skipped": "",
                    "ops": float("nan"), "flops": float("nan"), "time_s": float("nan"), "time_min_s": float("nan"),
                    "time_max_s": float("nan"), "time_repeats": 0}
+            edges = _graph_edges(c.pattern, s)
+            if edges > max_entries / 10:
+                row["skipped"] = (f"sparsejac colours with networkx on the graph of columns (rows) that share a row "
+                                  f"(column): about {edges:.1e} edges, over {max_entries / 10:.0e}")
+                rows.append(row)
+                continue
             if d * max(n, m) > max_entries:
                 row["skipped"] = (f"{d:,} directions x {max(n, m):,} = {d * max(n, m):.1e} numbers per Jacobian, "
                                   f"over the {max_entries:.0e} budget")
