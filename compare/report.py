@@ -148,6 +148,16 @@ def _sparse_verdict(sh: dict[str, Any]) -> list[str]:
     return [line]
 
 
+def _dur(seconds: float) -> str:
+    """A duration for the sparse tables: milliseconds below a second, seconds above."""
+    return f"{seconds:.3g} s" if np.isfinite(seconds) and seconds >= 1 else _ms(seconds)
+
+
+def _span(values: list[int]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
 def _sparse_jacobian_verdict(sp: dict[str, Any]) -> str:
     """The verdict line on sparse Jacobians: colours against n, where colouring starts to pay, the arrowhead."""
     if not sp.get("measured"):
@@ -160,23 +170,23 @@ def _sparse_jacobian_verdict(sp: dict[str, Any]) -> str:
     text = (f"Sparse Jacobians: coloured, a Jacobian takes a few passes whatever n is ({', '.join(parts)} colours at "
             f"n up to {top:,}, within {ratio:.2g}x of the lower bound) where the dense modes need n."
             if parts else "Sparse Jacobians:")
-    speed = [f"{w['title']} {_ms(w['both']['colored_s'])} against {_ms(w['both']['dense_s'])} dense at n = "
+    speed = [f"{w['title']} {_dur(w['both']['colored_s'])} against {_dur(w['both']['dense_s'])} dense at n = "
              f"{w['both']['n']:,}" for w in ws.values() if w["both"]]
     if speed:
         text += " Measured: " + "; ".join(speed) + "."
     cross = [w["crossover_n"] for w in ws.values() if w["crossover_n"] is not None]
     shot = [w["one_shot_n"] for w in ws.values() if w["one_shot_n"] is not None]
     if cross:
-        text += (f" Colouring is faster from n = {min(cross):,}-{max(cross):,} (measured sizes) with the colouring "
-                 "reused (SparseJacobian)")
-        text += (f", and from n = {min(shot):,}-{max(shot):,} with detection and colouring paid at every call."
+        text += (f" Colouring is faster from n = {_span(cross)} (of the measured sizes) with the colouring reused "
+                 "(SparseJacobian)")
+        text += (f", and from n = {_span(shot)} with detection and colouring paid at every call."
                  if shot else ", but detection and colouring at every call did not pay at the sizes measured.")
     arrow = ws.get("arrowhead")
     if arrow:
         t = arrow["top_times"]
         text += (f" The arrowhead defeats both one-sided colourings ({arrow['colors_column']:,} colours at n = "
                  f"{arrow['n']:,}); the bidirectional split needs {arrow['colors_bidirectional']} passes"
-                 + (f" ({_ms(t['bidirectional'])})" if "bidirectional" in t else "") + ".")
+                 + (f" ({_dur(t['bidirectional'])})" if "bidirectional" in t else "") + ".")
     return text
 
 
@@ -196,10 +206,10 @@ def _sparse_jacobian_section(sp: dict[str, Any], rows: Sequence[dict]) -> list[s
             continue
         at = {r["strategy"]: r for r in rows if r["workload"] == r0["workload"] and r["x"] == r0["x"]}
         body.append([sp["workloads"][r0["workload"]]["title"], r0["x"], r0["nnz"],
-                     f"{r0['colors_column']} / {r0['colors_row']} / {r0['colors_bidirectional']} "
-                     f"({r0['lower_bound_column']})",
+                     f"{r0['colors_column']:,} / {r0['colors_row']:,} / {r0['colors_bidirectional']:,} "
+                     f"({r0['lower_bound_column']:,})",
                      *[("-" if at[s]["skipped"] or not np.isfinite(at[s]["time_s"]) else
-                        (f"{at[s]['directions']:,}: " if s != "detect+color" else "") + _ms(at[s]["time_s"]))
+                        (f"{at[s]['directions']:,}: " if s != "detect+color" else "") + _dur(at[s]["time_s"]))
                        if s in at else "-" for s in names]])
     out.append(table(["workload", "n", "nnz", "colours col / row / bidir (bound)", *names], body))
     out.append("")
