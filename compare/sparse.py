@@ -164,9 +164,9 @@ def _forward_pass(f: Callable, x: np.ndarray, colors: np.ndarray, k: int) -> np.
     slot = np.where(colors >= 0, colors, k)  # unseeded inputs read a constant zero
 
     def compressed(z):
-        return f(x + np.concatenate([z, np.zeros(1)])[slot])
+        return f(x + np.concatenate([z, np.zeros(1, dtype=x.dtype)])[slot])
 
-    return np.asarray(dualad.jacfwd(compressed, chunk_size=None)(np.zeros(k))).T
+    return np.asarray(dualad.jacfwd(compressed, chunk_size=None)(np.zeros(k, dtype=x.dtype))).T
 
 
 def _reverse_pass(f: Callable, x: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -209,7 +209,9 @@ def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
         fixed = color_bidirectional(as_pattern(sparsity, "compare.bidirectional_jacobian"))
 
     def jac(x):
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)  # ints promoted, as everywhere; float32 stays float32
         g = _flat(f, x.shape)
         v = x.ravel()
         b = fixed if fixed is not None else color_bidirectional(jacobian_sparsity(g, v))
@@ -217,11 +219,12 @@ def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
         if b.shape[1] != v.size:
             raise ValueError(f"compare.bidirectional_jacobian: the colouring is for {b.shape[1]} inputs but x has "
                              f"{v.size}; colour the pattern detected at this x (sparsity='auto')")
-        fwd = _forward_pass(g, v, b.column_colors, b.nforward) if b.nforward else np.zeros((0, m))
+        fwd = _forward_pass(g, v, b.column_colors, b.nforward) if b.nforward else np.zeros((0, m), dtype=v.dtype)
         if fwd.shape[1] != m:
             raise ValueError(f"compare.bidirectional_jacobian: the colouring is for {m} outputs but f has "
                              f"{fwd.shape[1]}; colour the pattern detected for this f (sparsity='auto')")
-        rev = _reverse_pass(g, v, b.seeds_reverse()) if b.nreverse else np.zeros((0, v.size))
+        rev = (_reverse_pass(g, v, b.seeds_reverse(v.dtype)) if b.nreverse
+               else np.zeros((0, v.size), dtype=v.dtype))
         return b.decompress(fwd, rev, "compare.bidirectional_jacobian")
 
     return jac

@@ -121,6 +121,14 @@ def test_sparsejac_where_installed():
         np.testing.assert_allclose(np.asarray(out.todense()), exact, rtol=1e-12, atol=1e-12)
 
 
+def test_bidirectional_jacobian_keeps_float32_and_promotes_ints():
+    f, x = S.build("arrowhead", 8)
+    J32 = S.bidirectional_jacobian(f)(x.astype(np.float32))
+    assert J32.dtype == np.float32
+    np.testing.assert_allclose(J32.toarray(), dualad.jacfwd(f)(x), rtol=1e-5)
+    assert S.bidirectional_jacobian(f)(np.arange(8)).dtype == np.float64
+
+
 def test_bidirectional_jacobian_errors():
     f, x = S.build("arrowhead", 6)
     b = color_bidirectional(S.colorings(f, x).pattern)

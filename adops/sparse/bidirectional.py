@@ -129,7 +129,7 @@ class BidirectionalColoring:
         cf, cr = self.column_colors[cols], self.row_colors[rows]
         self._strays(fwd, cf, rows, fn, "forward pass", "output")
         self._strays(rev, cr, cols, fn, "reverse sweep", "input")
-        data = np.zeros(rows.size, dtype=np.result_type(fwd, rev, np.float64))
+        data = np.zeros(rows.size, dtype=np.result_type(fwd, rev, np.float32))  # float32 results stay float32
         f = self.forward_entries
         data[f] = fwd[cf[f], rows[f]]
         data[~f] = rev[cr[~f], cols[~f]]
