@@ -94,6 +94,8 @@ def as_input(x, fn: str, copy: bool = False):
     A Python or NumPy scalar stays a NumPy scalar (immutable: ``x += y`` rebinds ``x``, as in NumPy and JAX); an
     ndarray, 0-d included, stays an ndarray (``x += y`` changes it, and every alias sees the change).
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and not copy:  # the common case: used as it is
+        return x
     if getattr(x, "_level", None) is not None:
         convert = getattr(x, "as_input", None)  # a value being recorded for replay converts as a plain one would
         return x if convert is None else convert(fn)
@@ -131,6 +133,8 @@ def refuse_subclass(x, fn: str) -> None:
 
 def normalize_argnums(argnums, nargs: int, fn: str) -> tuple[tuple, bool]:
     """(argnums as a tuple, whether the caller asked for a single int)."""
+    if type(argnums) is int and 0 <= argnums < nargs:  # the common case, checked in one step
+        return (argnums,), True
     single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
     items = (argnums,) if single else argnums
     if not single and (not isinstance(argnums, (tuple, list)) or not all(
@@ -242,7 +246,10 @@ def one_hot(width: int, size: int, start: int, offset: int, dtype) -> np.ndarray
 
 
 def leaf_shape(x) -> tuple:
-    return tuple(getattr(x, "shape", np.shape(x)))
+    s = getattr(x, "shape", None)
+    if s is None:
+        return np.shape(x)
+    return s if type(s) is tuple else tuple(s)
 
 
 def leaf_dtype(x):

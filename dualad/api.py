@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from adops.core import new_level
+from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian
 from adops.trees import (
-    AUTO_ONE_PASS,
-    AUTO_PROBE,
-    PeakMeter,
     as_input,
-    auto_width,
     check_callable,
-    check_chunk,
-    chunk_width,
     flatten,
     leaf_dtype,
     leaf_shape,
-    normalize_argnums,
-    one_hot,
-    regroup,
     same_structure,
     split_aux,
     unflatten,
@@ -99,121 +90,28 @@ def jvp(f: Callable, primals: tuple | list, tangents: tuple | list) -> tuple[Any
     return unflatten(treedef, out_primals), unflatten(treedef, out_tangents)
 
 
-def _jacobian(f, args, argnums, chunk_size, fn, scalar=False, kwargs=None, has_aux=False):
-    """Columns of the Jacobian by forward passes of ``chunk_size`` tangent directions each."""
-    nums, single = normalize_argnums(argnums, len(args), fn)
-    chunk = check_chunk(chunk_size, fn)
-    args = list(args)
-    in_leaves, in_defs = [], []
-    for a in nums:
-        leaves, d = flatten(args[a])
-        leaves = [as_input(leaf, fn) for leaf in leaves]
-        in_leaves.extend(leaves)
-        in_defs.append((len(leaves), d))
-    sizes = [math.prod(leaf_shape(leaf)) for leaf in in_leaves]
-    n = sum(sizes)
-    width_max = chunk_width(chunk, n, n)
-    meter = None
-    if chunk == "auto" and n > AUTO_ONE_PASS:  # measure a first pass of a few directions, then size the rest
-        meter = PeakMeter.start()
-        seed_width, width_max = width_max, min(width_max, AUTO_PROBE) if meter is not None else width_max
-    columns, out_def, out_primals = None, None, None
-    start = 0
-    try:
-        while start < n or columns is None:
-            stop = min(n, start + width_max)
-            width = stop - start
-            start = stop
-            out, aux, out_primals, tangents, out_def = _pass(f, args, kwargs, nums, in_leaves, in_defs, sizes,
-                                                             width, stop - width, has_aux, scalar, fn)
-            if columns is None:
-                columns = [[t] for t in tangents]
-            else:
-                for col, t in zip(columns, tangents):
-                    col.append(t)
-            if meter is not None:
-                peak = meter.stop()
-                meter = None
-                if peak is not None:
-                    width_max = auto_width(seed_width, peak / max(width, 1))
-    finally:
-        if meter is not None:
-            meter.stop()
-    blocks_per_out = []
-    for col, prim in zip(columns, out_primals):
-        full = col[0] if len(col) == 1 else np.concatenate(col, axis=0)  # (n,) + out.shape
-        oshape = () if scalar else leaf_shape(prim)  # a one-element output's gradient has the input's shape
-        blocks, offset = [], 0
-        for leaf, size in zip(in_leaves, sizes):
-            part = full[offset:offset + size] if len(sizes) > 1 else full
-            part = np.moveaxis(part, 0, -1) if len(oshape) else part
-            blocks.append(np.reshape(part, oshape + leaf_shape(leaf)))
-            offset += size
-        per_arg = regroup(blocks, in_defs)
-        blocks_per_out.append(per_arg[0] if single else tuple(per_arg))
-    jac = unflatten(out_def, blocks_per_out)
-    return (jac, aux) if has_aux else jac
+class ForwardPass(BatchedPass):
+    """One forward pass of ``f`` per call, carrying a block of tangent directions on every input leaf (the driver in
+    ``adops.jacobians`` chooses the directions and assembles the Jacobian)."""
 
+    __slots__ = ()
+    mode = "forward"
+    nonscalar = "dualad.jacfwd"
 
-def _pass(f, args, kwargs, nums, in_leaves, in_defs, sizes, width, start, has_aux, scalar, fn):
-    """One forward pass carrying the input directions ``start .. start+width`` (one-hot seeds)."""
-    level = new_level()
-    duals, offset = [], 0
-    for leaf, size in zip(in_leaves, sizes):
-        seed = one_hot(width, size, start, offset, leaf_dtype(leaf))
-        duals.append(Dual(leaf, seed.reshape((width,) + leaf_shape(leaf)), level))
-        offset += size
-    call_args, pos = list(args), 0
-    for a, (count, d) in zip(nums, in_defs):
-        call_args[a] = unflatten(d, duals[pos:pos + count])
-        pos += count
-    out, aux = split_aux(f(*call_args, **(kwargs or {})), has_aux, level, fn)
-    out_primals, tangents, out_def = _split_output(out, level, (width,), fn)
-    if scalar and (out_def is not None or math.prod(leaf_shape(out_primals[0])) != 1):  # one element: (1,) too
-        shapes = [leaf_shape(p) for p in out_primals]
-        got = shapes[0] if len(shapes) == 1 else shapes
-        raise TypeError(f"{fn}: f must return a scalar (or a one-element array), got output shape(s) {got}; use "
-                        "dualad.jacfwd for non-scalar outputs")
-    return out, aux, out_primals, tangents, out_def
-
-
-def _like_inputs(g, args, argnums):
-    """Gradients in their inputs' dtypes (a float32 input gets a float32 gradient, as in JAX)."""
-    nums, single = normalize_argnums(argnums, len(args), "dualad.grad")
-    per_arg = (g,) if single else g
-    fixed = []
-    for a, ga in zip(nums, per_arg):
-        g_leaves, g_def = flatten(ga)
-        x_leaves, _ = flatten(args[a])
-        fixed.append(unflatten(g_def, [np.asarray(gl).astype(leaf_dtype(as_input(xl, "dualad.grad")), copy=False)
-                                       if getattr(gl, "_level", None) is None else gl
-                                       for gl, xl in zip(g_leaves, x_leaves)]))
-    return fixed[0] if single else tuple(fixed)
-
-
-def _push_forward(f, args, argnums, fn, kwargs):
-    """One forward pass with k tangent directions: seeds (k, n) over the stacked inputs -> (k, m) output tangents."""
-
-    def push(seeds, last=True):
-        nums, _ = normalize_argnums(argnums, len(args), fn)
-        k = seeds.shape[0]
+    def __call__(self, seeds, batch, last):
+        inputs, fn = self.inputs, self.fn
         level = new_level()
-        call_args, offset = list(args), 0
-        for a in nums:
-            leaves, d = flatten(args[a])
-            duals = []
-            for leaf in leaves:
-                leaf = as_input(leaf, fn)
-                size = math.prod(leaf_shape(leaf))
-                tangent = seeds[:, offset:offset + size].astype(leaf_dtype(leaf)).reshape((k,) + leaf_shape(leaf))
-                duals.append(Dual(leaf, tangent, level))
-                offset += size
-            call_args[a] = unflatten(d, duals)
-        primals, tangents, _ = _split_output(f(*call_args, **kwargs), level, (k,), fn)
-        return np.concatenate([np.reshape(t, (k, math.prod(leaf_shape(p)))) for p, t in zip(primals, tangents)],
-                              axis=1)
-
-    return push
+        duals = [Dual(leaf, seed if seed is not None else np.zeros(batch + shape, dtype), level)
+                 for leaf, seed, shape, dtype in zip(inputs.leaves, seeds, inputs.shapes, inputs.dtypes)]
+        out = self.f(*inputs.call_args(duals), **self.kwargs)
+        if self.has_aux:
+            out, aux = split_aux(out, True, level, fn)
+        primals, tangents, treedef = _split_output(out, level, batch, fn)
+        if self.outputs is None:
+            self.outputs = Leaves(primals, treedef)
+            if self.has_aux:
+                self.aux = aux
+        return tangents
 
 
 def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
@@ -260,13 +158,8 @@ def jacfwd(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
         raise TypeError("dualad.jacfwd: has_aux is not supported with sparsity=; return the auxiliary data separately")
 
     def jac(*args, **kwargs):
-        if sparsity is not None:
-            from adops.sparse import jacobian as sparse
-
-            col = sparse.resolve(sparsity, f, args, argnums, "forward", "dualad.jacfwd", kwargs)
-            return sparse.compressed_jacobian(_push_forward(f, args, argnums, "dualad.jacfwd", kwargs), col, f,
-                                              "dualad.jacfwd", chunk_size)
-        return _jacobian(f, args, argnums, chunk_size, "dualad.jacfwd", kwargs=kwargs, has_aux=has_aux)
+        return jacobian(ForwardPass, f, args, kwargs, argnums, chunk_size, "dualad.jacfwd", has_aux=has_aux,
+                        sparsity=sparsity)
 
     return jac
 
@@ -287,10 +180,8 @@ def grad(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "
     check_callable(f, "dualad.grad")
 
     def gradient(*args, **kwargs):
-        g = _jacobian(f, args, argnums, chunk_size, "dualad.grad", scalar=True, kwargs=kwargs, has_aux=has_aux)
-        if has_aux:
-            return _like_inputs(g[0], args, argnums), g[1]
-        return _like_inputs(g, args, argnums)
+        return jacobian(ForwardPass, f, args, kwargs, argnums, chunk_size, "dualad.grad", scalar=True,
+                        has_aux=has_aux)
 
     if not has_aux:  # sparse Jacobians of the gradient detect f's Hessian pattern (adops.sparse.jacobian.resolve)
         gradient.__fwdrev_grad__ = (f, argnums)
@@ -348,17 +239,15 @@ def hessian(f: Callable, argnums: int | tuple = 0, chunk_size: int | None = None
     check_callable(f, "dualad.hessian")
 
     def hess(*args, **kwargs):
+        fn = "dualad.hessian"
         if sparsity is not None:
-            from adops.sparse import hessian as sparse
+            from adops.sparse.hessian import StarSeeds
 
-            fn = "dualad.hessian"
-            star = sparse.resolve_hessian(sparsity, f, args, argnums, fn, kwargs)
-            n = star.shape[0]
+            seeds = StarSeeds.resolve(sparsity, f, args, argnums, fn, kwargs)
+            n = seeds.star.shape[0]
             chunk = chunk_size or max(1, HESSIAN_BUDGET // max(1, n * n))
-            return sparse.compressed_hessian(_push_forward(grad(f, argnums), args, argnums, fn, kwargs), star, f, fn,
-                                             chunk, sparsity=sparsity)
-        nums, _ = normalize_argnums(argnums, len(args), "dualad.hessian")
-        n = sum(math.prod(leaf_shape(leaf)) for a in nums for leaf in flatten(args[a])[0])
+            return jacobian(ForwardPass, grad(f, argnums), args, kwargs, argnums, chunk, fn, sparsity=seeds)
+        n = Inputs(args, argnums, fn).total
         chunk = chunk_size or max(1, min(n, HESSIAN_BUDGET // max(1, n * n)))
         return jacfwd(grad(f, argnums), argnums, chunk_size=chunk)(*args, **kwargs)
 

@@ -4,7 +4,6 @@ trace."""
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,19 +11,13 @@ import numpy as np
 
 from adops.core import Op
 from adops.counting import plain, run_counted
+from adops.jacobians import BatchedPass, Inputs, Leaves, OneHot, jacobian
+from adops.jacobians import run as run_passes
 from adops.trees import (
-    AUTO_ONE_PASS,
-    as_input,
-    auto_width,
     check_callable,
     check_chunk,
-    chunk_width,
     flatten,
-    leaf_dtype,
     leaf_shape,
-    normalize_argnums,
-    one_hot,
-    regroup,
     same_structure,
     split_aux,
     unflatten,
@@ -33,26 +26,46 @@ from adops.trees import (
 from .tape import Tape, Tracer
 
 
-def _trace_call(f, args, argnums, fn, copy=False, names=None, kwargs=None):
-    """Run ``f`` with the chosen arguments as tracers on a fresh tape."""
-    nums, single = normalize_argnums(argnums, len(args), fn)
-    tape = Tape()
-    call_args = list(args)
-    in_slots, in_defs, in_leaves = [], [], []
-    for a in nums:
-        leaves, d = flatten(args[a])
-        tracers = []
-        for leaf in leaves:
-            leaf = as_input(leaf, fn, copy=copy)
-            name = names[a] if names and len(leaves) == 1 else None
-            t = tape.input(leaf, name)
-            tracers.append(t)
-            in_slots.append(t._slot)
-            in_leaves.append(leaf)
-        in_defs.append((len(leaves), d))
-        call_args[a] = unflatten(d, tracers)
-    out = f(*call_args, **(kwargs or {}))
-    return tape, out, (in_slots, in_defs, in_leaves, single)
+class ReversePass(BatchedPass):
+    """``f`` recorded once on a fresh tape (in the constructor), then one reverse sweep per call with a block of
+    cotangents on the output leaves; the tape is kept until the ``last`` block (the driver in ``adops.jacobians``
+    chooses the cotangents and assembles the Jacobian)."""
+
+    __slots__ = ("tape", "slots")
+    mode = "reverse"
+    nonscalar = "revad.jacrev or revad.vjp"
+
+    def __init__(self, f, inputs, kwargs, has_aux, fn, names=None):
+        super().__init__(f, inputs, kwargs, has_aux, fn)
+        tape = self.tape = Tape()
+        if names:  # an argument's name goes to its input slot when the argument is one array
+            names = [names[a] if count == 1 else None for a, (count, _) in zip(inputs.nums, inputs.defs)
+                     for _ in range(count)]
+            tracers = [tape.input(x, name) for x, name in zip(inputs.leaves, names)]
+        else:
+            tracers = [tape.input(x) for x in inputs.leaves]
+        out = f(*inputs.call_args(tracers), **self.kwargs)
+        if has_aux:
+            out, self.aux = split_aux(out, True, tape.level, fn)
+        primals, self.slots, treedef = _output_leaves(out, tape, fn)
+        self.outputs = Leaves(primals, treedef)
+
+    def __call__(self, seeds, batch, last):
+        cts = {}
+        for s, c in zip(self.slots, seeds):
+            if s >= 0 and c is not None:
+                cts[s] = c if s not in cts else cts[s] + c
+        tape = self.tape
+        swept = tape.sweep(cts, keep=not last)
+        if last:
+            tape.release()
+        inputs = self.inputs
+        return [_input_ct(swept.get(s), x, batch, shape, dtype)
+                for s, x, shape, dtype in zip(range(len(inputs.leaves)), inputs.leaves, inputs.shapes, inputs.dtypes)]
+
+    def direction_bytes(self):
+        # a cotangent per slot at most, and the rules' temporaries (about as much again)
+        return 2 * self.tape.cotangent_bytes()
 
 
 def _output_leaves(out, tape, fn):
@@ -76,24 +89,15 @@ def _output_leaves(out, tape, fn):
     return primals, slots, treedef
 
 
-def _input_ct(g, x, batch):
+def _input_ct(g, x, batch, shape, dtype):
     """One input's cotangent: zeros if nothing reached it, and always in the input's dtype (as in JAX)."""
     if g is None:
-        return np.zeros(batch + leaf_shape(x), dtype=leaf_dtype(x))
-    if getattr(g, "_level", None) is None and (getattr(g, "dtype", None) != leaf_dtype(x) or
-                                               not isinstance(g, np.ndarray)):
-        return np.asarray(g).astype(leaf_dtype(x), copy=False)  # a 0-d array, never a NumPy scalar, as dualad
+        return np.zeros(batch + shape, dtype=dtype)
+    if type(g) is np.ndarray:
+        return g if g.dtype == dtype else g.astype(dtype)
+    if getattr(g, "_level", None) is None:
+        return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
     return g
-
-
-def _input_cts(cts, inputs, batch=()):
-    in_slots, in_defs, in_leaves, single = inputs
-    grads = [_input_ct(cts.get(s), x, batch) for s, x in zip(in_slots, in_leaves)]
-    return regroup(grads, in_defs), single
-
-
-def _seed_dtype(primal):
-    return leaf_dtype(primal)
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
@@ -110,35 +114,25 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     (array([2., 6.]),)
     """
     check_callable(f, "revad.vjp")
-    tape, out, inputs = _trace_call(f, primals, tuple(range(len(primals))), "revad.vjp", copy=True)
-    out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.vjp")
+    rev = ReversePass(f, Inputs(primals, tuple(range(len(primals))), "revad.vjp", copy=True), None, False,
+                      "revad.vjp")
+    outputs = rev.outputs
 
     def pullback(ct):
         ct_leaves, ct_def = flatten(ct)
-        if not same_structure(ct_def, out_def):
+        if not same_structure(ct_def, outputs.treedef):
             raise ValueError("revad.vjp pullback: the cotangent's structure (containers and dict keys) does not "
                              "match the output's")
-        seeds = {}
-        for c, p, s in zip(ct_leaves, out_primals, out_slots):
-            c = c if getattr(c, "_level", None) is not None else np.asarray(c, dtype=_seed_dtype(p))
-            if leaf_shape(c) != leaf_shape(p):
+        seeds = []
+        for c, shape, dtype in zip(ct_leaves, outputs.shapes, outputs.dtypes):
+            c = c if getattr(c, "_level", None) is not None else np.asarray(c, dtype=dtype)
+            if leaf_shape(c) != shape:
                 raise ValueError(f"revad.vjp pullback: cotangent shape {leaf_shape(c)} does not match output shape "
-                                 f"{leaf_shape(p)}")
-            if s >= 0:
-                seeds[s] = c if s not in seeds else seeds[s] + c
-        per_arg, _ = _input_cts(tape.sweep(seeds, keep=True), inputs)
-        return tuple(per_arg)
+                                 f"{shape}")
+            seeds.append(c)
+        return rev.inputs.regroup(rev(seeds, (), last=False))
 
-    return unflatten(out_def, out_primals), pullback
-
-
-def _scalar_seed(out_primals, out_def, fn):
-    # a scalar, or any output with exactly one element ((1,), (1, 1)): its gradient, as autograd and PyTorch give
-    if out_def is not None or math.prod(leaf_shape(out_primals[0])) != 1:
-        shapes = [leaf_shape(p) for p in out_primals]
-        raise TypeError(f"{fn}: f must return a scalar (or a one-element array), got output shape(s) "
-                        f"{shapes[0] if len(shapes) == 1 else shapes}; use revad.jacrev or revad.vjp for "
-                        "non-scalar outputs")
+    return unflatten(outputs.treedef, outputs.leaves), pullback
 
 
 def value_and_grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
@@ -157,18 +151,10 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False)
     check_callable(f, "revad.value_and_grad")
 
     def run(*args, **kwargs):
-        tape, out, inputs = _trace_call(f, args, argnums, "revad.grad", kwargs=kwargs)
-        out, aux = split_aux(out, has_aux, tape.level, "revad.grad")
-        out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.grad")
-        _scalar_seed(out_primals, out_def, "revad.grad")
-        seeds = {}
-        if out_slots[0] >= 0:
-            seeds[out_slots[0]] = np.ones(leaf_shape(out_primals[0]), dtype=_seed_dtype(out_primals[0]))
-        cts = tape.sweep(seeds, keep=False)
-        tape.release()
-        per_arg, single = _input_cts(cts, inputs)
-        gradient = per_arg[0] if single else tuple(per_arg)
-        return ((out_primals[0], aux) if has_aux else out_primals[0]), gradient
+        rev = ReversePass(f, Inputs(args, argnums, "revad.grad"), kwargs, has_aux, "revad.grad")
+        gradient = run_passes(rev, OneHot(scalar=True), None)
+        value = rev.outputs.leaves[0]
+        return ((value, rev.aux) if has_aux else value), gradient
 
     return run
 
@@ -191,39 +177,6 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
     if not has_aux:  # sparse Jacobians of the gradient detect f's Hessian pattern (adops.sparse.jacobian.resolve)
         gradient.__fwdrev_grad__ = (f, argnums)
     return gradient
-
-
-def _push_reverse(f, args, argnums, fn, kwargs):
-    """One recording, then sweeps with k cotangents each: seeds (k, m) over the stacked outputs -> (k, n). The tape
-    is kept for the next chunk of seeds until ``last``."""
-    recorded = []
-
-    def push(seeds, last=True):
-        k, m = seeds.shape
-        if not recorded:
-            tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
-            out_primals, out_slots, _ = _output_leaves(out, tape, fn)
-            sizes = [math.prod(leaf_shape(p)) for p in out_primals]
-            if sum(sizes) != m:
-                from adops.sparse.jacobian import mismatch
-
-                raise mismatch(fn, f, (m, sum(math.prod(leaf_shape(x)) for x in inputs[2])), sum(sizes))
-            recorded.extend((tape, inputs, out_primals, out_slots, sizes))
-        tape, inputs, out_primals, out_slots, sizes = recorded
-        cts, offset = {}, 0
-        for p, s, size in zip(out_primals, out_slots, sizes):
-            if s >= 0:
-                c = seeds[:, offset:offset + size].astype(_seed_dtype(p)).reshape((k,) + leaf_shape(p))
-                cts[s] = c if s not in cts else cts[s] + c
-            offset += size
-        swept = tape.sweep(cts, keep=not last)
-        if last:
-            tape.release()
-        in_slots, _, in_leaves, _ = inputs
-        return np.concatenate([np.reshape(_input_ct(swept.get(s), x, (k,)), (k, math.prod(leaf_shape(x))))
-                               for s, x in zip(in_slots, in_leaves)], axis=1)
-
-    return push
 
 
 def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None = "auto",
@@ -271,51 +224,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0, chunk_size: int | str | None =
         raise TypeError("revad.jacrev: has_aux is not supported with sparsity=; return the auxiliary data separately")
 
     def jac(*args, **kwargs):
-        if sparsity is not None:
-            from adops.sparse import jacobian as sparse
-
-            rows = sparse.resolve(sparsity, f, args, argnums, "reverse", fn, kwargs)
-            return sparse.compressed_jacobian(_push_reverse(f, args, argnums, fn, kwargs), rows, f, fn, chunk_size)
-        tape, out, inputs = _trace_call(f, args, argnums, fn, kwargs=kwargs)
-        out, aux = split_aux(out, has_aux, tape.level, fn)
-        out_primals, out_slots, out_def = _output_leaves(out, tape, fn)
-        sizes = [math.prod(leaf_shape(p)) for p in out_primals]
-        m = sum(sizes)
-        width_max = chunk_width(chunk, m, m)
-        if chunk == "auto" and m > AUTO_ONE_PASS:  # per direction: a cotangent per slot at most, and the rules'
-            width_max = auto_width(width_max, 2 * tape.cotangent_bytes())  # temporaries (about as much again)
-        rows = None
-        for start in range(0, max(m, 1), max(width_max, 1)):
-            stop = min(m, start + width_max)
-            width = stop - start
-            seeds, offset = {}, 0
-            for p, s, size in zip(out_primals, out_slots, sizes):
-                if s >= 0 and max(start, offset) < min(stop, offset + size):
-                    seed = one_hot(width, size, start, offset, _seed_dtype(p)).reshape((width,) + leaf_shape(p))
-                    seeds[s] = seed if s not in seeds else seeds[s] + seed
-                offset += size
-            cts = tape.sweep(seeds, keep=stop < m)
-            in_slots, _, in_leaves, _ = inputs
-            grads = [_input_ct(cts.get(s), x, (width,)) for s, x in zip(in_slots, in_leaves)]
-            if rows is None:
-                rows = [[g] for g in grads]
-            else:
-                for r, g in zip(rows, grads):
-                    r.append(g)
-        tape.release()
-        in_slots, in_defs, in_leaves, single = inputs
-        full = [r[0] if len(r) == 1 else np.concatenate(r, axis=0) for r in rows]  # (m,) + in.shape each
-        per_out, offset = [], 0
-        for p, size in zip(out_primals, sizes):
-            blocks = []
-            for x, g in zip(in_leaves, full):
-                part = g[offset:offset + size] if len(sizes) > 1 else g
-                blocks.append(np.reshape(part, leaf_shape(p) + leaf_shape(x)))
-            per_arg = regroup(blocks, in_defs)
-            per_out.append(per_arg[0] if single else tuple(per_arg))
-            offset += size
-        result = unflatten(out_def, per_out)
-        return (result, aux) if has_aux else result
+        return jacobian(ReversePass, f, args, kwargs, argnums, chunk, fn, has_aux=has_aux, sparsity=sparsity)
 
     return jac
 
@@ -341,12 +250,11 @@ def hessian(f: Callable, argnums: int | tuple = 0, sparsity=None) -> Callable:
     check_callable(f, "revad.hessian")
 
     def hess(*args, **kwargs):
-        from adops.sparse import hessian as sparse
+        from adops.sparse.hessian import StarSeeds
 
         fn = "revad.hessian"
-        star = sparse.resolve_hessian(sparsity, f, args, argnums, fn, kwargs)
-        return sparse.compressed_hessian(_push_reverse(grad(f, argnums), args, argnums, fn, kwargs), star, f, fn,
-                                         sparsity=sparsity)
+        seeds = StarSeeds.resolve(sparsity, f, args, argnums, fn, kwargs)
+        return jacobian(ReversePass, grad(f, argnums), args, kwargs, argnums, None, fn, sparsity=seeds)
 
     return hess
 
@@ -368,14 +276,9 @@ def _pull(fn, primals, ct, ans):
     cts, anss = (ct, ans) if several else ((ct,), (ans,))
     first, lead = next((c, a) for c, a in zip(cts, anss) if c is not None)
     batch = leaf_shape(first)[:len(leaf_shape(first)) - len(leaf_shape(lead))]
-    tape, out, inputs = _trace_call(fn, primals, tuple(range(len(primals))), "revad.checkpoint")
-    _, out_slots, _ = _output_leaves(out, tape, "revad.checkpoint")
-    seeds = {}
-    for s, c in zip(out_slots, cts):
-        if s >= 0 and c is not None:
-            seeds[s] = c if s not in seeds else seeds[s] + c
-    per_arg, _ = _input_cts(tape.sweep(seeds, keep=False), inputs, batch)
-    return tuple(per_arg)
+    rev = ReversePass(fn, Inputs(primals, tuple(range(len(primals))), "revad.checkpoint"), None, False,
+                      "revad.checkpoint")
+    return rev.inputs.regroup(rev(list(cts), batch, last=True))
 
 
 def checkpoint(fn: Callable) -> Callable:
@@ -448,7 +351,7 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Tape:
             names = params[:len(args)] if len(params) >= len(args) else None
         except (TypeError, ValueError):
             names = None
-    tape, out, inputs = _trace_call(f, args, tuple(range(len(args))), "revad.trace", copy=True, names=names)
-    out_primals, out_slots, out_def = _output_leaves(out, tape, "revad.trace")
-    tape.outputs = list(zip(out_slots, out_primals))
-    return tape
+    rev = ReversePass(f, Inputs(args, tuple(range(len(args))), "revad.trace", copy=True), None, False, "revad.trace",
+                      names=names)
+    rev.tape.outputs = list(zip(rev.slots, rev.outputs.leaves))
+    return rev.tape

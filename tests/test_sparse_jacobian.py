@@ -137,19 +137,14 @@ def test_colour_seeds_are_chunked(mode, monkeypatch):
     x = np.linspace(0.5, 1.5, 40)
     dense = _dense_of(arrowhead, x)
     widths = []
-    push = dualad.api._push_forward if mode == "forward" else revad.api._push_reverse
+    engine = dualad.api.ForwardPass if mode == "forward" else revad.api.ReversePass
+    one_pass = engine.__call__
 
-    def counting(*args):
-        inner = push(*args)
+    def counting(self, seeds, batch, last):
+        widths.append(batch[0] if batch else 1)
+        return one_pass(self, seeds, batch, last)
 
-        def wrapped(seeds, last=True):
-            widths.append(seeds.shape[0])
-            return inner(seeds, last)
-
-        return wrapped
-
-    monkeypatch.setattr(dualad.api if mode == "forward" else revad.api,
-                        "_push_forward" if mode == "forward" else "_push_reverse", counting)
+    monkeypatch.setattr(engine, "__call__", counting)
     monkeypatch.setattr(adops.trees, "CHUNK_BUDGET", 40 * 7)  # 7 directions of 40 entries per pass
     for chunk_size, expected in (("auto", [7] * 5 + [5]), (None, [40]), (16, [16, 16, 8])):
         widths.clear()

@@ -23,7 +23,8 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..trees import flatten, leaf_shape, normalize_argnums
+from ..jacobians import Inputs, Seeds
+from ..trees import normalize_argnums
 from .hessian_pattern import hessian_sparsity
 from .star import StarColoring, as_symmetric, color_star
 
@@ -128,7 +129,7 @@ def resolve_hessian(sparsity, f: Callable, args: tuple, argnums, fn: str, kwargs
                         "(SparseHessian.detect(f, x)), a StarColoring (color_star(pattern)) or the pattern matrix")
     else:
         star = color_star(as_symmetric(sparsity, fn))
-    n = sum(int(np.prod(leaf_shape(leaf), dtype=np.int64)) for a in nums for leaf in flatten(args[a])[0])
+    n = Inputs(args, nums, fn).total
     if star.shape[0] != n:
         raise ValueError(f"{fn}: the Hessian sparsity pattern is {star.shape[0]} x {star.shape[1]} but "
                          f"{_name(f)} has {n} input elements; detect it for these arguments, e.g. with "
@@ -149,29 +150,79 @@ def advice(sparsity) -> str:
             "changed since detection) or pass a pattern that covers every nonzero")
 
 
-def compressed_hessian(push: Callable, star: StarColoring, f: Callable, fn: str, chunk_size=None,
-                       dtype=np.float64, sparsity=None) -> sp.csr_array:
-    """Run ``push(seeds, last)`` (one batched pass of Hessian-vector products: seeds (k, n) -> products (k, n)) on
-    the colour seeds, ``chunk_size`` colours at a time (``None``: all at once), plus one random check direction
-    when ``star.verify``, and decompress symmetrically (``StarColoring.decompress``)."""
-    n = star.shape[0]
-    if n == 0:
-        return sp.csr_array((0, 0), dtype=dtype)
-    seeds = star.seeds(dtype)
-    if star.verify:
-        v = np.random.default_rng(0).uniform(0.5, 1.5, n) * np.where(np.arange(n) % 2, 1, -1)
-        seeds = np.vstack([seeds, v.astype(dtype)])
-    k = seeds.shape[0]
-    width = k if chunk_size is None else max(1, int(chunk_size))
-    blocks = []
-    for start in range(0, k, width):
-        stop = min(k, start + width)
-        block = np.asarray(push(seeds[start:stop], stop == k))
-        if block.shape != (stop - start, n):
-            raise ValueError(f"{fn}: the Hessian-vector products of {_name(f)} have shape {block.shape}, expected "
+class StarSeeds(Seeds):
+    """Seeds of the driver (``adops.jacobians.run``) for a compressed Hessian: one Hessian-vector product per colour
+    of a star colouring, plus one in a random direction when ``star.verify``; decompressed symmetrically
+    (``StarColoring.decompress``), the random product checking a pattern that was not detected.
+
+    >>> import numpy as np, revad
+    >>> star = color_star(np.eye(3))
+    >>> revad.hessian(lambda x: np.sum(x ** 3), sparsity=star)(np.ones(3)).toarray()
+    array([[6., 0., 0.],
+           [0., 6., 0.],
+           [0., 0., 6.]])
+    """
+
+    def __init__(self, star: StarColoring, f: Callable, fn: str, advice: str):
+        self.star, self.f, self.fn, self.advice = star, f, fn, advice
+        self.products: list = []
+        self._seeds = None
+
+    @classmethod
+    def resolve(cls, sparsity, f: Callable, args: tuple, argnums, fn: str, kwargs: dict | None = None) -> StarSeeds:
+        """The seeds of ``resolve_hessian(sparsity, ...)``, with what to advise if the products contradict it."""
+        return cls(resolve_hessian(sparsity, f, args, argnums, fn, kwargs), f, fn, advice(sparsity))
+
+    def start(self, p):
+        n = self.star.shape[0]
+        if p.outputs is not None and p.outputs.total != n:  # reverse: the gradient's outputs are the seed side
+            raise mismatch(self.fn, self.f, (n, p.inputs.total), p.outputs.total)
+        seeds = self.star.seeds(np.float64)
+        if self.star.verify and n:
+            v = np.random.default_rng(0).uniform(0.5, 1.5, n) * np.where(np.arange(n) % 2, 1, -1)
+            seeds = np.vstack([seeds, v])
+        self._seeds = seeds
+        return seeds.shape[0]
+
+    def seeds(self, side, start, stop, batch):
+        return _split(self._seeds[start:stop], side, batch)
+
+    def keep(self, p, start, stop, results, batch):
+        side, n = p.result_side(), self.star.shape[0]
+        if side.total != n:
+            raise ValueError(f"{self.fn}: the Hessian-vector products of {_name(self.f)} have shape "
+                             f"{(stop - start, side.total)}, expected "
                              f"{(stop - start, n)} for a {n} x {n} Hessian pattern; detect the pattern for this "
                              "function and these arguments (sparsity='auto')")
-        blocks.append(block)
-    products = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    probe = (seeds[-1], products[-1]) if star.verify else None
-    return star.decompress(products[:star.ncolors], fn, probe=probe, advice=advice(sparsity))
+        self.products.append(_stack(results, side, stop - start))
+
+    def result(self, p):
+        n = self.star.shape[0]
+        if n == 0:
+            return sp.csr_array((0, 0), dtype=np.float64)
+        products = np.concatenate(self.products) if len(self.products) > 1 else self.products[0]
+        probe = (self._seeds[-1], products[-1]) if self.star.verify else None
+        return self.star.decompress(products[:self.star.ncolors], self.fn, probe=probe, advice=self.advice)
+
+
+def _split(seeds: np.ndarray, side, batch: tuple) -> list:
+    """A (k, size) seed matrix over the stacked leaves of ``side`` as one ``batch + leaf.shape`` block per leaf."""
+    blocks, offset = [], 0
+    for shape, size, dtype in zip(side.shapes, side.sizes, side.dtypes):
+        blocks.append(seeds[:, offset:offset + size].astype(dtype).reshape(batch + shape))
+        offset += size
+    return blocks
+
+
+def _stack(results: list, side, k: int) -> np.ndarray:
+    """The per-leaf results of a pass of ``k`` directions as one (k, size) matrix over the stacked leaves."""
+    if not results:
+        return np.zeros((k, 0))
+    return np.concatenate([np.reshape(np.asarray(r), (k, size)) for r, size in zip(results, side.sizes)], axis=1)
+
+
+def mismatch(fn: str, f: Callable, shape: tuple, outputs) -> ValueError:
+    """The error for a pattern whose row count is not f's number of output elements."""
+    m, n = shape
+    return ValueError(f"{fn}: the sparsity pattern is {m} x {n} but {_name(f)} has {outputs} output elements; "
+                      "detect the pattern for this function and these arguments (sparsity='auto')")

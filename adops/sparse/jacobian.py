@@ -1,9 +1,8 @@
 """Compressed Jacobians: one batched pass over the colour seeds, decompressed into CSR.
 
-Both engines call ``compressed_jacobian`` with their own batched pass (``push``: a JVP with k tangent directions in
-forward mode, a VJP sweep with k cotangents in reverse mode); the colouring, the seeds, the checks and the
-decompression live here once. ``SparseJacobian`` holds a pattern and its colourings so that many evaluations (a
-Newton iteration) reuse them.
+The engines' Jacobians take ``ColourSeeds`` as the seed source of the one Jacobian driver (``adops.jacobians``):
+one batched JVP or VJP per chunk of colours, checked and decompressed here. ``SparseJacobian`` holds a pattern and
+its colourings so that many evaluations (a Newton iteration) reuse them.
 
 >>> import numpy as np
 >>> import dualad
@@ -22,9 +21,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from ..trees import as_input, check_chunk, chunk_width, flatten, leaf_shape, normalize_argnums
+from ..jacobians import Inputs, Seeds
+from ..trees import normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
-from .hessian import SparseHessian, compressed_hessian, resolve_hessian
+from .hessian import SparseHessian, StarSeeds, _split, _stack, advice, mismatch, resolve_hessian
 from .pattern import jacobian_sparsity
 from .star import StarColoring
 
@@ -106,11 +106,6 @@ def known(pattern: sp.csr_array) -> SparseJacobian:
     return sj
 
 
-def input_size(args, nums, fn: str) -> int:
-    return sum(int(np.prod(leaf_shape(as_input(leaf, fn)), dtype=np.int64)) for a in nums
-               for leaf in flatten(args[a])[0])
-
-
 def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwargs: dict | None = None) -> Coloring:
     """The colouring to use for ``sparsity``: a pattern (any 2-D sparse or dense matrix), a ``Coloring``, a
     ``SparseJacobian`` or ``"auto"``: detect the pattern at these arguments (``kwargs`` included) at every call,
@@ -139,7 +134,7 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
                           f"than the gradient's was detected fully dense ({sj.shape[0]} x {sj.shape[1]}): the "
                           "compressed pass costs as much as a dense one. For a sparse Hessian call "
                           "revad.hessian(f, argnums=<all of them>, sparsity='auto') and take the block",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=6)  # the user's call, past the driver
         result = sj.coloring(mode)
     elif isinstance(sparsity, SparseJacobian):
         result = sparsity.coloring(mode)
@@ -147,7 +142,7 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
         result = sparsity if sparsity.mode == kind else coloring(sparsity.pattern, kind)
     else:
         result = coloring(as_pattern(sparsity, fn), kind)
-    n = input_size(args, nums, fn)
+    n = Inputs(args, nums, fn).total
     if result.shape[1] != n:
         raise ValueError(f"{fn}: the sparsity pattern has {result.shape[1]} columns but {_name(f)} has {n} input "
                          f"elements (pattern shape {result.shape}); detect it for these arguments, e.g. with "
@@ -159,45 +154,47 @@ def _name(f) -> str:
     return f"f ({getattr(f, '__qualname__', type(f).__name__)})"
 
 
-def compressed_jacobian(push: Callable, col: Coloring, f: Callable, fn: str, chunk_size="auto",
-                        dtype=np.float64) -> sp.csr_array:
-    """Run ``push(seeds, last)`` on the colour seeds, a chunk of colours at a time, check each result's shape and
-    decompress it into the CSR result.
+def seeds_for(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwargs: dict | None = None) -> Seeds:
+    """The colour seeds for ``sparsity`` (see ``resolve``): a column or row colouring's ``ColourSeeds``, or, for the
+    Jacobian of a gradient, a star colouring's ``StarSeeds``."""
+    col = resolve(sparsity, f, args, argnums, mode, fn, kwargs)
+    return ColourSeeds(col, f, fn) if isinstance(col, Coloring) else StarSeeds(col, f, fn, advice(None))
 
-    Forward (column colouring): ``push`` maps input tangents (k, n) to output tangents (k, m). Reverse (row
-    colouring): output cotangents (k, m) to input cotangents (k, n). ``last`` is True on the final chunk (reverse
-    mode keeps its tape until then). ``chunk_size`` as for the dense Jacobians: ``"auto"`` keeps each chunk's seed
-    under ``adops.trees.CHUNK_BUDGET`` entries, so memory stays bounded however many colours there are (an
-    arrowhead has n); ``None`` takes all colours at once.
+
+class ColourSeeds(Seeds):
+    """Seeds of the driver (``adops.jacobians.run``) for a compressed Jacobian: one direction per colour (column
+    colouring: forward tangents; row colouring: reverse cotangents). Each pass's results are checked against the
+    pattern's shape and reduced to the pattern's entries at once (``Coloring.recover``), so a chunk's memory is
+    freed as it goes; the result is the CSR Jacobian (``Coloring.assemble``).
+
+    >>> import numpy as np, revad
+    >>> J = revad.jacrev(lambda u: u[1:] * u[:-1], sparsity=np.eye(2, 3) + np.eye(2, 3, k=1))(np.ones(3))
+    >>> J.toarray()
+    array([[1., 1., 0.],
+           [0., 1., 1.]])
     """
-    m, n = col.shape
-    k = col.ncolors
-    size, want = (n, m) if col.mode == "column" else (m, n)
-    if not isinstance(col, Coloring):  # a star colouring (a Hessian): recovery reads products of several colours
-        width = None if chunk_size is None else max(1, chunk_width(check_chunk(chunk_size, fn), k + 1, size))
-        return compressed_hessian(push, col, f, fn, width, dtype)
-    if k == 0:  # no nonzeros: one zero direction still checks that f has the pattern's shape
-        _checked(push(np.zeros((1, size), dtype=dtype), True), 1, want, col, f, fn)
-        return col.decompress(np.zeros((0, want), dtype=dtype), fn)
-    width = max(1, chunk_width(check_chunk(chunk_size, fn), k, size))
-    blocks = []
-    for start in range(0, k, width):
-        stop = min(k, start + width)
-        blocks.append(_checked(push(col.seeds(dtype, start, stop), stop == k), stop - start, want, col, f, fn))
-        blocks[-1] = col.recover(blocks[-1], start, fn)  # keep only the entries: a chunk's memory is freed here
-    return col.assemble(blocks)
 
+    def __init__(self, col: Coloring, f: Callable, fn: str):
+        self.col, self.f, self.fn = col, f, fn
+        self.recovered: list = []
 
-def _checked(compressed, k: int, want: int, col: Coloring, f: Callable, fn: str) -> np.ndarray:
-    compressed = np.asarray(compressed)
-    got = compressed.shape[1] if compressed.ndim == 2 else None
-    if got != want or compressed.shape[0] != k:
-        raise mismatch(fn, f, col.shape, got)
-    return compressed
+    def start(self, p):
+        if p.outputs is not None:  # reverse: the outputs are the seed side, known from the recording
+            self._check(p.outputs.total)
+        return self.col.ncolors
 
+    def _check(self, outputs: int) -> None:
+        if outputs != self.col.shape[0]:
+            raise mismatch(self.fn, self.f, self.col.shape, outputs)
 
-def mismatch(fn: str, f: Callable, shape: tuple, outputs) -> ValueError:
-    """The error for a pattern whose row count is not f's number of output elements."""
-    m, n = shape
-    return ValueError(f"{fn}: the sparsity pattern is {m} x {n} but {_name(f)} has {outputs} output elements; "
-                      "detect the pattern for this function and these arguments (sparsity='auto')")
+    def seeds(self, side, start, stop, batch):
+        return _split(self.col.seeds(np.float64, start, stop), side, batch)
+
+    def keep(self, p, start, stop, results, batch):
+        if p.mode == "forward":
+            self._check(p.outputs.total)
+        block = _stack(results, p.result_side(), stop - start)
+        self.recovered.append(self.col.recover(block, start, self.fn))
+
+    def result(self, p):
+        return self.col.assemble(self.recovered)

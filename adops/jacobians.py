@@ -1,0 +1,329 @@
+"""The one Jacobian driver both engines share: which arguments are differentiated, which directions go through each
+pass and how many at a time, and how the passes' results become a Jacobian.
+
+An engine supplies a batched pass and nothing else (``BatchedPass``): forward mode runs ``f`` once per call with a
+block of tangent directions on every input leaf and returns the output leaves' tangents; reverse mode records ``f``
+once and sweeps a block of cotangents on the output leaves back to the input leaves, keeping its tape until the
+last block. The rest lives here once:
+
+- ``Inputs``: the chosen arguments (``argnums``, tuples/lists/dicts) as float leaves, regrouped at the end;
+- a seed source (``Seeds``): unit directions built per leaf a chunk at a time (``OneHot``: the dense Jacobian and
+  the gradient), or colour seeds (``adops.sparse.jacobian.ColourSeeds`` and ``adops.sparse.hessian.StarSeeds``);
+- ``run``: the loop over chunks with the chunk-width policy (``chunk_size`` or ``"auto"``);
+- ``OneHot.result``: the reassembly into ``out.shape + in.shape`` blocks per output leaf and argument.
+
+Neither engine imports the other; both import this module.
+
+>>> import numpy as np, dualad, revad
+>>> f = lambda x, y: {"s": x * y, "t": np.sum(x)}
+>>> fwd = dualad.jacfwd(f, argnums=(0, 1))(np.ones(2), np.arange(2.0))
+>>> rev = revad.jacrev(f, argnums=(0, 1))(np.ones(2), np.arange(2.0))
+>>> all(np.array_equal(fwd[k][i], rev[k][i]) for k in fwd for i in (0, 1))
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import trees
+from .trees import (
+    AUTO_ONE_PASS,
+    AUTO_PROBE,
+    PeakMeter,
+    as_input,
+    check_chunk,
+    flatten,
+    leaf_dtype,
+    leaf_shape,
+    normalize_argnums,
+    one_hot,
+    regroup,
+    unflatten,
+)
+
+
+class Leaves:
+    """The flat leaves of one side of a call (its differentiated inputs, or its outputs) with their shapes, sizes
+    and float dtypes, each computed once.
+
+    >>> Leaves([np.ones((2, 3)), 1.0]).sizes
+    [6, 1]
+    """
+
+    __slots__ = ("leaves", "shapes", "sizes", "dtypes", "treedef", "total")
+
+    def __init__(self, leaves: list, treedef=None):
+        self.leaves = leaves
+        self.shapes = shapes = [leaf_shape(x) for x in leaves]
+        self.sizes = sizes = [math.prod(s) for s in shapes]
+        self.dtypes = [leaf_dtype(x) for x in leaves]
+        self.treedef = treedef
+        self.total = sum(sizes)
+
+
+class Inputs(Leaves):
+    """The arguments ``argnums`` of a call, flattened into float input leaves (``as_input``) in order.
+
+    >>> inputs = Inputs((np.ones(2), {"a": 1.0, "b": np.zeros(3)}), (0, 1), "demo")
+    >>> inputs.total, inputs.regroup([1, 2, 3])
+    (6, (1, {'a': 2, 'b': 3}))
+    """
+
+    __slots__ = ("args", "nums", "single", "defs")
+
+    def __init__(self, args: tuple, argnums, fn: str, copy: bool = False):
+        self.nums, self.single = normalize_argnums(argnums, len(args), fn)
+        self.args = args
+        leaves, defs = [], []
+        for a in self.nums:
+            sub, d = flatten(args[a])
+            leaves.extend([as_input(x, fn, copy) for x in sub])
+            defs.append((len(sub), d))
+        self.defs = defs
+        super().__init__(leaves)
+
+    def call_args(self, leaves: list) -> list:
+        """The call's positional arguments with the differentiated ones rebuilt from ``leaves`` (e.g. tracers)."""
+        call = list(self.args)
+        pos = 0
+        for a, (count, d) in zip(self.nums, self.defs):
+            call[a] = leaves[pos] if d is None else unflatten(d, leaves[pos:pos + count])
+            pos += count
+        return call
+
+    def regroup(self, per_leaf: list) -> Any:
+        """One result per leaf, regrouped like the arguments: the structure itself for a single int ``argnums``,
+        else a tuple with one structure per argument."""
+        if self.single and self.defs[0][1] is None:
+            return per_leaf[0]
+        per_arg = regroup(per_leaf, self.defs)
+        return per_arg[0] if self.single else tuple(per_arg)
+
+
+class BatchedPass:
+    """What an engine gives the driver: one batched JVP (``mode = "forward"``) or VJP (``"reverse"``) of ``f``.
+
+    Calling it, ``pass_(seeds, batch, last)``: ``seeds`` holds one block per seed-side leaf (forward: the input
+    leaves; reverse: the output leaves), shaped ``batch + leaf.shape``, or None for an all-zero block. It returns one
+    block per result-side leaf (forward: output tangents; reverse: input cotangents), shaped ``batch + leaf.shape``.
+    ``batch`` is ``(k,)`` for k directions, or ``()`` for one direction carried without a batch axis (one direction
+    then costs one plain JVP or VJP). ``last`` is True on the final block: reverse mode frees its tape then.
+
+    ``outputs`` (a ``Leaves`` of the output primals, with their treedef) and ``aux`` are known once ``f`` has run:
+    when recording (reverse, in the constructor) or after the first pass (forward). ``nonscalar`` names what to
+    call for non-scalar outputs, for a gradient's error message.
+    """
+
+    __slots__ = ("f", "inputs", "kwargs", "has_aux", "fn", "outputs", "aux")
+    mode = "forward"
+    nonscalar = ""
+
+    def __init__(self, f: Callable, inputs: Inputs, kwargs: dict | None, has_aux: bool, fn: str):
+        self.f, self.inputs, self.kwargs, self.has_aux, self.fn = f, inputs, kwargs or {}, has_aux, fn
+        self.outputs: Leaves | None = None
+        self.aux = None
+
+    def __call__(self, seeds: list, batch: tuple, last: bool) -> list:
+        raise NotImplementedError(f"{type(self).__name__} must implement one batched pass")
+
+    def direction_bytes(self) -> float | None:
+        """Bytes one direction of a pass holds, when known before any pass runs (reverse: from the tape); None
+        lets the driver measure the first pass (forward)."""
+        return None
+
+    def seed_side(self) -> Leaves:
+        return self.inputs if self.mode == "forward" else self.outputs
+
+    def result_side(self) -> Leaves:
+        return self.outputs if self.mode == "forward" else self.inputs
+
+
+class Seeds:
+    """A choice of directions for the passes: how many (``start``), the seed blocks of directions
+    ``start .. stop`` (``seeds``), what to keep of each pass's results (``keep``) and the answer (``result``)."""
+
+    def start(self, p: BatchedPass) -> int:
+        """The number of directions; checks what can be checked before the first pass."""
+        raise NotImplementedError
+
+    def seeds(self, side: Leaves, start: int, stop: int, batch: tuple) -> list:
+        raise NotImplementedError
+
+    def keep(self, p: BatchedPass, start: int, stop: int, results: list, batch: tuple) -> None:
+        raise NotImplementedError
+
+    def result(self, p: BatchedPass) -> Any:
+        raise NotImplementedError
+
+
+def run(p: BatchedPass, source: Seeds, chunk) -> Any:
+    """Feed ``source``'s directions through the pass ``p``, a chunk at a time, and return ``source.result(p)``.
+
+    ``chunk``: a positive int, None (all directions in one pass) or ``"auto"``: each seed under
+    ``adops.trees.CHUNK_BUDGET`` entries and, above ``AUTO_ONE_PASS`` directions, each pass too, from the engine's
+    estimate (``direction_bytes``) or a ``tracemalloc`` measurement of a first pass of ``AUTO_PROBE`` directions.
+    Always at least one pass: with no directions it still checks the shapes of ``f``'s outputs.
+    """
+    k = source.start(p)
+    side = p.seed_side()
+    width = trees.chunk_width(chunk, k, side.total)
+    meter = None
+    if chunk == "auto" and k > AUTO_ONE_PASS:
+        per_direction = p.direction_bytes()
+        if per_direction is not None:
+            width = trees.auto_width(width, per_direction)
+        else:
+            meter = PeakMeter.start()
+            if meter is not None:
+                seed_width, width = width, min(width, AUTO_PROBE)
+    start = 0
+    try:
+        while True:
+            stop = min(k, start + width)
+            batch = () if stop - start == 1 else (stop - start,)
+            results = p(source.seeds(p.seed_side(), start, stop, batch), batch, stop >= k)
+            if meter is not None:
+                peak = meter.stop()
+                meter = None
+                if peak is not None:
+                    width = trees.auto_width(seed_width, peak / max(stop - start, 1))
+            source.keep(p, start, stop, results, batch)
+            if stop >= k:
+                return source.result(p)
+            start = stop
+    finally:
+        if meter is not None:
+            meter.stop()
+
+
+class OneHot(Seeds):
+    """The unit directions over the stacked seed-side leaves, built per leaf and per chunk (never the whole
+    identity), and the dense Jacobian assembled from the results: ``out.shape + in.shape`` per output leaf and input
+    leaf, regrouped like the arguments and the outputs.
+
+    ``scalar``: a gradient (``f`` returns one element): each block has the input's shape and dtype.
+    """
+
+    def __init__(self, scalar: bool = False):
+        self.scalar = scalar
+        self.blocks: list = []  # (results, batch) of each pass
+
+    def start(self, p):
+        if self.scalar and p.outputs is not None:
+            _check_scalar(p)
+        return p.seed_side().total
+
+    def seeds(self, side, start, stop, batch):
+        blocks, offset = [], 0
+        width = stop - start
+        for shape, size, dtype in zip(side.shapes, side.sizes, side.dtypes):
+            if offset < stop and start < offset + size:
+                if batch:
+                    blocks.append(one_hot(width, size, start, offset, dtype).reshape(batch + shape))
+                elif size == 1:
+                    blocks.append(np.ones(shape, dtype))
+                else:
+                    seed = np.zeros(size, dtype)
+                    seed[start - offset] = 1
+                    blocks.append(seed.reshape(shape))
+            else:
+                blocks.append(None)
+            offset += size
+        return blocks
+
+    def keep(self, p, start, stop, results, batch):
+        if self.scalar and start == 0 and p.mode == "forward":
+            _check_scalar(p)
+        self.blocks.append((results, batch))
+
+    def result(self, p):
+        inputs, outputs = p.inputs, p.outputs
+        forward = p.mode == "forward"
+        side = p.result_side()
+        blocks = self.blocks
+        n_in, n_out = len(inputs.leaves), len(outputs.leaves)
+        # one direction in all, carried without a batch axis, to one seed leaf: its blocks need only a reshape
+        one = len(blocks) == 1 and not blocks[0][1] and (n_in if forward else n_out) == 1
+        full = []  # per result-side leaf: every direction's block, (k,) + leaf.shape ((1,) dropped when ``one``)
+        for j, shape in enumerate(side.shapes):
+            if one or (len(blocks) == 1 and blocks[0][1]):
+                full.append(blocks[0][0][j])
+            else:
+                full.append(np.concatenate([r[j] if b else np.reshape(r[j], (1,) + shape) for r, b in blocks]))
+        per_out = []
+        offset = 0
+        for o in range(n_out):
+            oshape = () if self.scalar else outputs.shapes[o]
+            osize = outputs.sizes[o]
+            jac = []
+            for i in range(n_in):
+                ishape = inputs.shapes[i]
+                if forward:  # full[o] is (n,) + out.shape: input i's directions, moved behind the output's axes
+                    part = full[o]
+                    if n_in > 1 and not one:
+                        part = part[offset:offset + inputs.sizes[i]]
+                        offset += inputs.sizes[i]
+                    if len(oshape) and not one:
+                        part = np.moveaxis(part, 0, -1)
+                else:  # full[i] is (m,) + in.shape: output o's rows
+                    part = full[i]
+                    if n_out > 1 and not one:
+                        part = part[offset:offset + osize]
+                want = oshape + ishape
+                block = part if leaf_shape(part) == want else np.reshape(part, want)
+                if self.scalar and forward and getattr(block, "_level", None) is None:
+                    block = np.asarray(block).astype(inputs.dtypes[i], copy=False)  # as in JAX: x's dtype
+                jac.append(block)
+            if forward:
+                offset = 0
+            else:
+                offset += osize
+            per_out.append(inputs.regroup(jac))
+        if self.scalar:
+            return per_out[0]
+        return per_out[0] if outputs.treedef is None else unflatten(outputs.treedef, per_out)
+
+
+def _check_scalar(p: BatchedPass) -> None:
+    # a scalar, or any output with exactly one element ((1,), (1, 1)): its gradient, as autograd and PyTorch give
+    outputs = p.outputs
+    if outputs.treedef is not None or outputs.sizes[0] != 1:
+        got = outputs.shapes[0] if len(outputs.shapes) == 1 else outputs.shapes
+        raise TypeError(f"{p.fn}: f must return a scalar (or a one-element array), got output shape(s) {got}; use "
+                        f"{p.nonscalar} for non-scalar outputs")
+
+
+def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums, chunk_size, fn: str, *,
+             scalar: bool = False, has_aux: bool = False, sparsity=None) -> Any:
+    """The Jacobian of ``f`` at ``args`` by the engine's batched pass ``Pass`` (a ``BatchedPass`` subclass).
+
+    ``sparsity=None``: dense, ``out.shape + in.shape`` per output leaf and argument (``scalar``: the gradient of a
+    one-element output, shaped like the inputs). Otherwise colour seeds and a ``scipy.sparse`` CSR result:
+    ``sparsity`` is what ``jacfwd``/``jacrev`` accept (resolved by ``adops.sparse.jacobian.seeds_for``) or a
+    ready ``Seeds`` (a Hessian's ``adops.sparse.hessian.StarSeeds``). With ``has_aux``: ``(jacobian, aux)``.
+
+    >>> import numpy as np, dualad
+    >>> jacobian(dualad.api.ForwardPass, lambda x: x ** 2, (np.array([1.0, 2.0]),), None, 0, 1, "demo")
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    chunk = check_chunk(chunk_size, fn)
+    if sparsity is None:
+        source = OneHot(scalar)
+    elif isinstance(sparsity, Seeds):
+        source = sparsity
+    else:
+        from .sparse.jacobian import seeds_for
+
+        source = seeds_for(sparsity, f, args, argnums, Pass.mode, fn, kwargs)
+    p = Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn)
+    result = run(p, source, chunk)
+    return (result, p.aux) if has_aux else result
+
+
+__all__ = ["Leaves", "Inputs", "BatchedPass", "Seeds", "OneHot", "run", "jacobian"]
