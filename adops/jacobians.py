@@ -59,11 +59,62 @@ class Leaves:
 
     def __init__(self, leaves: list, treedef=None):
         self.leaves = leaves
+        self.treedef = treedef
+        if len(leaves) == 1:  # (one loop's worth of calls saved on every gradient call)
+            shape, dtype = _shape_dtype(leaves[0])
+            self.shapes, self.dtypes = [shape], [dtype]
+            self.total = size = math.prod(shape)
+            self.sizes = [size]
+            return
         self.shapes = shapes = [leaf_shape(x) for x in leaves]
         self.sizes = sizes = [math.prod(s) for s in shapes]
         self.dtypes = [leaf_dtype(x) for x in leaves]
-        self.treedef = treedef
         self.total = sum(sizes)
+
+
+def _shape_dtype(x) -> tuple:
+    """``(leaf_shape(x), leaf_dtype(x))``, read straight from an ndarray or a float64 scalar."""
+    t = type(x)
+    if t is np.ndarray or t is _F64:
+        dtype = x.dtype
+        return x.shape, dtype if dtype.kind == "f" else _F64_DTYPE
+    return leaf_shape(x), leaf_dtype(x)
+
+
+_F64, _F64_DTYPE = np.float64, np.dtype(np.float64)
+_ONE_LEAF = ((1, None),)  # the ``defs`` of an argument that is one array
+
+
+def output_leaves(out, level: int, own: type, fn: str, floats: bool = False) -> tuple[list, list, Any]:
+    """The leaves of ``f``'s output as the call at ``level`` sees them: ``(leaves, own_leaves, treedef)``.
+
+    A leaf leaked from a finished inner call (a higher level: its perturbation is dead) is reduced to its part at
+    this level. ``own_leaves[i]`` is the leaf when it is the engine's traced type ``own`` at this level, else None:
+    a constant here (a plain array, as an ndarray; with ``floats``, integers as float64), zero derivative.
+
+    >>> output_leaves((np.ones(2), 3), 0, type(None), "demo")[1]
+    [None, None]
+    """
+    leaves, treedef = flatten(out)
+    owned = []
+    for i, leaf in enumerate(leaves):
+        lv = getattr(leaf, "_level", None)
+        if lv == level and type(leaf) is own:
+            owned.append(leaf)
+            continue
+        while lv is not None and lv > level:
+            leaf = leaf.primal  # leaked from a finished inner call: keep our part
+            lv = getattr(leaf, "_level", None)
+        if lv is None:
+            arr = np.asarray(leaf)
+            kind = arr.dtype.kind
+            if kind not in "biufc":
+                raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
+                                f"them), got {type(leaf).__name__}")
+            leaf = arr.astype(np.float64) if floats and kind not in "fc" else arr
+        leaves[i] = leaf
+        owned.append(leaf if lv == level and type(leaf) is own else None)
+    return leaves, owned, treedef
 
 
 class Inputs(Leaves):
@@ -77,19 +128,34 @@ class Inputs(Leaves):
     __slots__ = ("args", "nums", "single", "defs")
 
     def __init__(self, args: tuple, argnums, fn: str, copy: bool = False):
-        self.nums, self.single = normalize_argnums(argnums, len(args), fn)
+        self.nums, self.single = nums, _ = normalize_argnums(argnums, len(args), fn)
         self.args = args
-        leaves, defs = [], []
-        for a in self.nums:
-            sub, d = flatten(args[a])
-            leaves.extend([as_input(x, fn, copy) for x in sub])
-            defs.append((len(sub), d))
-        self.defs = defs
-        super().__init__(leaves)
+        self.treedef = None
+        if len(nums) == 1:
+            x = args[nums[0]]
+            if type(x) is np.ndarray and not copy and x.dtype.kind == "f":  # the common case: one float array
+                self.defs, self.leaves, self.shapes, self.dtypes = _ONE_LEAF, [x], [x.shape], [x.dtype]
+                self.total = size = x.size
+                self.sizes = [size]
+                return
+            sub, d = flatten(args[nums[0]])
+            leaves = [as_input(sub[0], fn, copy)] if d is None else [as_input(x, fn, copy) for x in sub]
+            self.defs = [(len(sub), d)]
+        else:
+            leaves, defs = [], []
+            for a in nums:
+                sub, d = flatten(args[a])
+                leaves.extend([as_input(x, fn, copy) for x in sub])
+                defs.append((len(sub), d))
+            self.defs = defs
+        Leaves.__init__(self, leaves)
 
     def call_args(self, leaves: list) -> list:
         """The call's positional arguments with the differentiated ones rebuilt from ``leaves`` (e.g. tracers)."""
         call = list(self.args)
+        if self.defs is _ONE_LEAF:
+            call[self.nums[0]] = leaves[0]
+            return call
         pos = 0
         for a, (count, d) in zip(self.nums, self.defs):
             call[a] = leaves[pos] if d is None else unflatten(d, leaves[pos:pos + count])
@@ -99,7 +165,7 @@ class Inputs(Leaves):
     def regroup(self, per_leaf: list) -> Any:
         """One result per leaf, regrouped like the arguments: the structure itself for a single int ``argnums``,
         else a tuple with one structure per argument."""
-        if self.single and self.defs[0][1] is None:
+        if self.single and (self.defs is _ONE_LEAF or self.defs[0][1] is None):
             return per_leaf[0]
         per_arg = regroup(per_leaf, self.defs)
         return per_arg[0] if self.single else tuple(per_arg)
@@ -171,6 +237,9 @@ def run(p: BatchedPass, source: Seeds, chunk) -> Any:
     """
     k = source.start(p)
     side = p.seed_side()
+    if k == 1:  # one direction (a gradient, most often): one plain pass, no policy to apply
+        source.keep(p, 0, 1, p(source.seeds(side, 0, 1, ()), (), True), ())
+        return source.result(p)
     width = trees.chunk_width(chunk, k, side.total)
     meter = None
     if chunk == "auto" and k > AUTO_ONE_PASS:
@@ -226,7 +295,8 @@ class OneHot(Seeds):
                 if batch:
                     blocks.append(one_hot(width, size, start, offset, dtype).reshape(batch + shape))
                 elif size == 1:
-                    blocks.append(np.ones(shape, dtype))
+                    one = np.array(1, dtype)  # (np.ones costs five times as much for one element)
+                    blocks.append(one if not shape else one.reshape(shape))
                 else:
                     seed = np.zeros(size, dtype)
                     seed[start - offset] = 1
@@ -244,9 +314,18 @@ class OneHot(Seeds):
     def result(self, p):
         inputs, outputs = p.inputs, p.outputs
         forward = p.mode == "forward"
-        side = p.result_side()
         blocks = self.blocks
         n_in, n_out = len(inputs.leaves), len(outputs.leaves)
+        if n_in == 1 and n_out == 1 and len(blocks) == 1 and not blocks[0][1]:  # one leaf each way, one direction
+            block = blocks[0][0][0]
+            want = (() if self.scalar else outputs.shapes[0]) + inputs.shapes[0]
+            if leaf_shape(block) != want:
+                block = np.reshape(block, want)
+            if self.scalar and forward and getattr(block, "_level", None) is None:
+                block = np.asarray(block).astype(inputs.dtypes[0], copy=False)  # as in JAX: x's dtype
+            jac = inputs.regroup([block])
+            return jac if self.scalar or outputs.treedef is None else unflatten(outputs.treedef, [jac])
+        side = p.result_side()
         # one direction in all, carried without a batch axis, to one seed leaf: its blocks need only a reshape
         one = len(blocks) == 1 and not blocks[0][1] and (n_in if forward else n_out) == 1
         full = []  # per result-side leaf: every direction's block, (k,) + leaf.shape ((1,) dropped when ``one``)
@@ -289,6 +368,24 @@ class OneHot(Seeds):
         return per_out[0] if outputs.treedef is None else unflatten(outputs.treedef, per_out)
 
 
+def gradient(p: BatchedPass, chunk="auto") -> Any:
+    """The gradient of ``f``'s one-element output, shaped and typed like the inputs. Reverse mode needs one
+    direction: one sweep from a unit cotangent, with none of ``run``'s chunking (the fixed cost of every
+    ``revad.grad`` call); forward mode needs one direction per input element: ``run`` with ``OneHot``.
+
+    >>> import numpy as np, revad
+    >>> gradient(revad.api.ReversePass(lambda x: x * x, Inputs((np.array(3.0),), 0, "demo"), None, False, "demo"))
+    array(6.)
+    """
+    if p.mode == "forward":
+        return run(p, OneHot(scalar=True), chunk)
+    _check_scalar(p)
+    outputs = p.outputs
+    shape = outputs.shapes[0]
+    one = np.array(1, outputs.dtypes[0])  # (np.ones costs five times as much for one element)
+    return p.inputs.regroup(p([one.reshape(shape) if shape else one], (), True))
+
+
 def _check_scalar(p: BatchedPass) -> None:
     # a scalar, or any output with exactly one element ((1,), (1, 1)): its gradient, as autograd and PyTorch give
     outputs = p.outputs
@@ -314,7 +411,7 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
     """
     chunk = check_chunk(chunk_size, fn)
     if sparsity is None:
-        source = OneHot(scalar)
+        source = None if scalar else OneHot()
     elif isinstance(sparsity, Seeds):
         source = sparsity
     else:
@@ -322,8 +419,8 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
 
         source = seeds_for(sparsity, f, args, argnums, Pass.mode, fn, kwargs)
     p = Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn)
-    result = run(p, source, chunk)
+    result = gradient(p, chunk) if source is None else run(p, source, chunk)
     return (result, p.aux) if has_aux else result
 
 
-__all__ = ["Leaves", "Inputs", "BatchedPass", "Seeds", "OneHot", "run", "jacobian"]
+__all__ = ["Leaves", "output_leaves", "Inputs", "BatchedPass", "Seeds", "OneHot", "run", "gradient", "jacobian"]

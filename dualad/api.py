@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from adops.core import new_level
-from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian
+from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian, output_leaves
 from adops.trees import (
     as_input,
     check_callable,
@@ -25,23 +25,15 @@ from .dual import Dual
 
 def _split_output(out, level: int, batch: tuple, fn: str):
     """Primal and tangent of each output leaf (a zero tangent where the output does not depend on the input)."""
-    leaves, treedef = flatten(out)
-    primals, tangents = [], []
-    for leaf in leaves:
-        while getattr(leaf, "_level", None) is not None and leaf._level > level:
-            leaf = leaf.primal  # leaked from a finished inner call (its perturbation is dead): keep our part
-        if type(leaf) is Dual and leaf._level == level:
-            primals.append(leaf.primal)
-            tangents.append(leaf.tangent)
-            continue
-        if getattr(leaf, "_level", None) is None:
-            arr = np.asarray(leaf)
-            if arr.dtype.kind not in "biufc":
-                raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
-                                f"them), got {type(leaf).__name__}")
-            leaf = arr if arr.dtype.kind in "fc" else arr.astype(np.float64)
-        primals.append(leaf)
-        tangents.append(np.zeros(batch + leaf_shape(leaf), dtype=leaf_dtype(leaf)))
+    primals, owned, treedef = output_leaves(out, level, Dual, fn, floats=True)
+    tangents = []
+    for i, t in enumerate(owned):
+        if t is not None:
+            primals[i] = t.primal
+            tangents.append(t.tangent)
+        else:
+            p = primals[i]
+            tangents.append(np.zeros(batch + leaf_shape(p), dtype=leaf_dtype(p)))
     return primals, tangents, treedef
 
 
@@ -101,8 +93,11 @@ class ForwardPass(BatchedPass):
     def __call__(self, seeds, batch, last):
         inputs, fn = self.inputs, self.fn
         level = new_level()
-        duals = [Dual(leaf, seed if seed is not None else np.zeros(batch + shape, dtype), level)
-                 for leaf, seed, shape, dtype in zip(inputs.leaves, seeds, inputs.shapes, inputs.dtypes)]
+        if len(seeds) == 1 and seeds[0] is not None:
+            duals = [Dual(inputs.leaves[0], seeds[0], level)]
+        else:
+            duals = [Dual(leaf, seed if seed is not None else np.zeros(batch + shape, dtype), level)
+                     for leaf, seed, shape, dtype in zip(inputs.leaves, seeds, inputs.shapes, inputs.dtypes)]
         out = self.f(*inputs.call_args(duals), **self.kwargs)
         if self.has_aux:
             out, aux = split_aux(out, True, level, fn)

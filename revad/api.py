@@ -11,8 +11,8 @@ import numpy as np
 
 from adops.core import Op
 from adops.counting import plain, run_counted
-from adops.jacobians import BatchedPass, Inputs, Leaves, OneHot, jacobian
-from adops.jacobians import run as run_passes
+from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian, output_leaves
+from adops.jacobians import gradient as sweep_gradient
 from adops.trees import (
     check_callable,
     check_chunk,
@@ -36,67 +36,61 @@ class ReversePass(BatchedPass):
     nonscalar = "revad.jacrev or revad.vjp"
 
     def __init__(self, f, inputs, kwargs, has_aux, fn, names=None):
-        super().__init__(f, inputs, kwargs, has_aux, fn)
+        self.f, self.inputs, self.kwargs, self.has_aux, self.fn, self.aux = f, inputs, kwargs, has_aux, fn, None
         tape = self.tape = Tape()
         if names:  # an argument's name goes to its input slot when the argument is one array
             names = [names[a] if count == 1 else None for a, (count, _) in zip(inputs.nums, inputs.defs)
                      for _ in range(count)]
             tracers = [tape.input(x, name) for x, name in zip(inputs.leaves, names)]
+        elif len(inputs.leaves) == 1:
+            tracers = [tape.input(inputs.leaves[0])]
         else:
             tracers = [tape.input(x) for x in inputs.leaves]
-        out = f(*inputs.call_args(tracers), **self.kwargs)
+        args = inputs.call_args(tracers)
+        out = f(*args, **kwargs) if kwargs else f(*args)
         if has_aux:
             out, self.aux = split_aux(out, True, tape.level, fn)
-        primals, self.slots, treedef = _output_leaves(out, tape, fn)
-        self.outputs = Leaves(primals, treedef)
+        if type(out) is Tracer and out._level == tape.level:  # one traced output: nothing to look through
+            self.slots = [out._slot]
+            self.outputs = Leaves([out.primal])
+            return
+        primals, owned, treedef = output_leaves(out, tape.level, Tracer, fn)
+        self.slots = [-1 if t is None else t._slot for t in owned]
+        self.outputs = Leaves([p if t is None else t.primal for p, t in zip(primals, owned)], treedef)
 
     def __call__(self, seeds, batch, last):
-        cts = {}
-        for s, c in zip(self.slots, seeds):
-            if s >= 0 and c is not None:
-                cts[s] = c if s not in cts else cts[s] + c
+        slots = self.slots
+        if len(slots) == 1:
+            s, c = slots[0], seeds[0]
+            cts = {s: c} if s >= 0 and c is not None else {}
+        else:
+            cts = {}
+            for s, c in zip(slots, seeds):
+                if s >= 0 and c is not None:
+                    cts[s] = c if s not in cts else cts[s] + c
         tape = self.tape
         swept = tape.sweep(cts, keep=not last)
         if last:
             tape.release()
         inputs = self.inputs
-        return [_input_ct(swept.get(s), x, batch, shape, dtype)
-                for s, x, shape, dtype in zip(range(len(inputs.leaves)), inputs.leaves, inputs.shapes, inputs.dtypes)]
+        if len(inputs.leaves) == 1:  # input slot 0
+            return [_input_ct(swept.get(0), batch, inputs.shapes[0], inputs.dtypes[0])]
+        return [_input_ct(swept.get(s), batch, shape, dtype)  # input slots are 0, 1, ... in order
+                for s, shape, dtype in zip(range(len(inputs.leaves)), inputs.shapes, inputs.dtypes)]
 
     def direction_bytes(self):
         # a cotangent per slot at most, and the rules' temporaries (about as much again)
         return 2 * self.tape.cotangent_bytes()
 
 
-def _output_leaves(out, tape, fn):
-    leaves, treedef = flatten(out)
-    primals, slots = [], []
-    for leaf in leaves:
-        while getattr(leaf, "_level", None) is not None and leaf._level > tape.level:
-            leaf = leaf.primal  # leaked from a finished inner call (its perturbation is dead): keep our part
-        if type(leaf) is Tracer and leaf._level == tape.level:
-            primals.append(leaf.primal)
-            slots.append(leaf._slot)
-            continue
-        if getattr(leaf, "_level", None) is None:
-            arr = np.asarray(leaf)
-            if arr.dtype.kind not in "biufc":
-                raise TypeError(f"{fn}: the function must return arrays or numbers (or tuples/lists/dicts of "
-                                f"them), got {type(leaf).__name__}")
-            leaf = arr
-        primals.append(leaf)
-        slots.append(-1)
-    return primals, slots, treedef
-
-
-def _input_ct(g, x, batch, shape, dtype):
+def _input_ct(g, batch, shape, dtype):
     """One input's cotangent: zeros if nothing reached it, and always in the input's dtype (as in JAX)."""
     if g is None:
         return np.zeros(batch + shape, dtype=dtype)
     if type(g) is np.ndarray:
         return g if g.dtype == dtype else g.astype(dtype)
     if getattr(g, "_level", None) is None:
-        return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
+        return np.array(g, dtype)  # a 0-d array, never a NumPy scalar, as dualad
     return g
 
 
@@ -152,9 +146,9 @@ def value_and_grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False)
 
     def run(*args, **kwargs):
         rev = ReversePass(f, Inputs(args, argnums, "revad.grad"), kwargs, has_aux, "revad.grad")
-        gradient = run_passes(rev, OneHot(scalar=True), None)
+        g = sweep_gradient(rev)
         value = rev.outputs.leaves[0]
-        return ((value, rev.aux) if has_aux else value), gradient
+        return ((value, rev.aux) if has_aux else value), g
 
     return run
 
@@ -168,11 +162,12 @@ def grad(f: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callab
     >>> grad(lambda w, x: np.tanh(w @ x), argnums=(0, 1))(np.array([1.0, 0.0]), np.array([0.0, 2.0]))
     (array([0., 2.]), array([1., 0.]))
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    check_callable(f, "revad.grad")
 
     def gradient(*args, **kwargs):
-        value, g = vg(*args, **kwargs)
-        return (g, value[1]) if has_aux else g
+        rev = ReversePass(f, Inputs(args, argnums, "revad.grad"), kwargs, has_aux, "revad.grad")
+        g = sweep_gradient(rev)
+        return (g, rev.aux) if has_aux else g
 
     if not has_aux:  # sparse Jacobians of the gradient detect f's Hessian pattern (adops.sparse.jacobian.resolve)
         gradient.__fwdrev_grad__ = (f, argnums)
