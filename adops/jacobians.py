@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -171,7 +172,7 @@ class Inputs(Leaves):
         return per_arg[0] if self.single else tuple(per_arg)
 
 
-class BatchedPass:
+class BatchedPass(ABC):
     """What an engine gives the driver: one batched JVP (``mode = "forward"``) or VJP (``"reverse"``) of ``f``.
 
     Calling it, ``pass_(seeds, batch, last)``: ``seeds`` holds one block per seed-side leaf (forward: the input
@@ -194,8 +195,9 @@ class BatchedPass:
         self.outputs: Leaves | None = None
         self.aux = None
 
+    @abstractmethod
     def __call__(self, seeds: list, batch: tuple, last: bool) -> list:
-        raise NotImplementedError(f"{type(self).__name__} must implement one batched pass")
+        """One batched JVP (forward) or VJP (reverse), as described above."""
 
     def direction_bytes(self) -> float | None:
         """Bytes one direction of a pass holds, when known before any pass runs (reverse: from the tape); None
@@ -209,22 +211,25 @@ class BatchedPass:
         return self.outputs if self.mode == "forward" else self.inputs
 
 
-class Seeds:
+class Seeds(ABC):
     """A choice of directions for the passes: how many (``start``), the seed blocks of directions
     ``start .. stop`` (``seeds``), what to keep of each pass's results (``keep``) and the answer (``result``)."""
 
+    @abstractmethod
     def start(self, p: BatchedPass) -> int:
         """The number of directions; checks what can be checked before the first pass."""
-        raise NotImplementedError
 
+    @abstractmethod
     def seeds(self, side: Leaves, start: int, stop: int, batch: tuple) -> list:
-        raise NotImplementedError
+        """One block per leaf of ``side`` (``batch + leaf.shape``, or None for zeros) for directions start..stop."""
 
+    @abstractmethod
     def keep(self, p: BatchedPass, start: int, stop: int, results: list, batch: tuple) -> None:
-        raise NotImplementedError
+        """Take what is needed from the results of the pass over directions start..stop."""
 
+    @abstractmethod
     def result(self, p: BatchedPass) -> Any:
-        raise NotImplementedError
+        """The answer, once every direction has been through a pass."""
 
 
 def run(p: BatchedPass, source: Seeds, chunk) -> Any:
@@ -255,7 +260,7 @@ def run(p: BatchedPass, source: Seeds, chunk) -> Any:
         while True:
             stop = min(k, start + width)
             batch = () if stop - start == 1 else (stop - start,)
-            results = p(source.seeds(p.seed_side(), start, stop, batch), batch, stop >= k)
+            results = p(source.seeds(side, start, stop, batch), batch, stop >= k)
             if meter is not None:
                 peak = meter.stop()
                 meter = None
@@ -369,21 +374,32 @@ class OneHot(Seeds):
 
 
 def gradient(p: BatchedPass, chunk="auto") -> Any:
-    """The gradient of ``f``'s one-element output, shaped and typed like the inputs. Reverse mode needs one
-    direction: one sweep from a unit cotangent, with none of ``run``'s chunking (the fixed cost of every
-    ``revad.grad`` call); forward mode needs one direction per input element: ``run`` with ``OneHot``.
+    """The gradient of ``f``'s one-element output, shaped and typed like the inputs.
+
+    When one direction gives it (reverse mode: the output's; forward mode: an input of one element), it is one
+    plain pass with none of ``run``'s chunking: this is the fixed cost of every ``grad`` call. Otherwise (forward
+    mode over n input elements) ``run`` with ``OneHot``.
 
     >>> import numpy as np, revad
     >>> gradient(revad.api.ReversePass(lambda x: x * x, Inputs((np.array(3.0),), 0, "demo"), None, False, "demo"))
     array(6.)
     """
-    if p.mode == "forward":
+    forward = p.mode == "forward"
+    side = p.inputs if forward else p.outputs
+    if forward and (side.total != 1 or len(side.leaves) != 1):
         return run(p, OneHot(scalar=True), chunk)
+    if not forward:
+        _check_scalar(p)
+    shape = side.shapes[0]
+    one = np.array(1, side.dtypes[0])  # (np.ones costs five times as much for one element)
+    results = p([one.reshape(shape) if shape else one], (), True)
+    if not forward:
+        return p.inputs.regroup(results)  # the engine gives cotangents in the inputs' shapes and dtypes
     _check_scalar(p)
-    outputs = p.outputs
-    shape = outputs.shapes[0]
-    one = np.array(1, outputs.dtypes[0])  # (np.ones costs five times as much for one element)
-    return p.inputs.regroup(p([one.reshape(shape) if shape else one], (), True))
+    g = results[0]
+    if getattr(g, "_level", None) is None:
+        g = np.asarray(g).astype(side.dtypes[0], copy=False)  # as in JAX: the input's dtype
+    return p.inputs.regroup([g if leaf_shape(g) == shape else np.reshape(g, shape)])
 
 
 def _check_scalar(p: BatchedPass) -> None:

@@ -5,10 +5,12 @@ Run from the repository root::
     python benchmarks/bench_forward.py            # full run
     python benchmarks/bench_forward.py --quick    # smoke run (fewer sizes and repeats)
 
-Sections (``--only chain,jacfwd``):
+Sections (``--only chain,jacfwd,overhead``):
 
 - ``chain``: per-primitive overhead of a 600-op scalar chain (sin, cos, *, +) under ``dualad.jvp``.
 - ``jacfwd``: the Jacobian of f(x) = W2 @ tanh(W1 @ x + b1), hidden 64, n = m in {16, 64, 256, 1024}.
+- ``overhead``: the fixed cost of one call (``dualad.grad`` of ``x * x`` at a 0-d float64), and what one pass of
+  ``jacfwd(chunk_size=1)`` costs against one ``jvp`` (the hidden-64 map at n = 16).
 """
 
 from __future__ import annotations
@@ -171,6 +173,58 @@ def bench_jacfwd(found: dict, sizes: list[int]) -> None:
                f"worst ratio dualad/torch = {worst:.2f}")
 
 
+def bench_overhead(found: dict) -> None:
+    x0, v0 = np.array(0.7), np.array(1.0)
+    sq = lambda x: x * x  # noqa: E731
+    res = {}
+    res["numpy x * x (no derivative)"] = later(lambda: sq(x0))
+    res["hand-written (x * x, 2 * x)"] = later(lambda: (x0 * x0, 2.0 * x0))
+    g = dualad.grad(sq)
+    res["dualad.grad"] = later(lambda: g(x0))
+    res["dualad.jvp"] = later(lambda: dualad.jvp(sq, (x0,), (v0,)))
+    d = dualad.derivative(sq)
+    res["dualad.derivative"] = later(lambda: d(x0))
+    torch = found.get("torch")
+    if torch is not None:
+        xt, vt = torch.tensor(0.7, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+        if safe("torch.func.jvp", lambda: torch.func.jvp(sq, (xt,), (vt,))) is not None:
+            res["torch.func.jvp"] = later(lambda: torch.func.jvp(sq, (xt,), (vt,)))
+    jax = found.get("jax")
+    if jax is not None:
+        import jax.numpy as jnp
+
+        xj = jnp.asarray(0.7, dtype=jnp.float64)
+        gj = jax.jit(jax.jacfwd(sq))
+        if safe("jax.jit(jax.jacfwd)", lambda: jax.block_until_ready(gj(xj))) is not None:
+            res["jax.jit(jax.jacfwd) (compiled)"] = later(lambda: jax.block_until_ready(gj(xj)))
+    if float(g(x0)) != 1.4:
+        NOTES.append(f"overhead: dualad.grad gave {float(g(x0))}, expected 1.4")
+
+    n = 16  # jacfwd(chunk_size=1): n passes of one direction, each should cost one jvp
+    w1, b1, w2, x = W.dense_params(n, n)
+    f = W.make_dense(w1, b1, w2, np.tanh)
+    eye = np.eye(n)
+    one_by_one = dualad.jacfwd(f, chunk_size=1)
+    if not np.allclose(one_by_one(x), W.dense_jac_hand_fwd(w1, b1, w2, x), rtol=1e-12, atol=1e-14):
+        NOTES.append("overhead: jacfwd(chunk_size=1) differs from the hand-written Jacobian")
+    passes = {"dualad.jacfwd(chunk_size=1)": later(lambda: one_by_one(x)),
+              f"{n} dualad.jvp calls": later(lambda: [dualad.jvp(f, (x,), (eye[i],)) for i in range(n)]),
+              "dualad.jacfwd (one pass of n)": later(lambda: dualad.jacfwd(f)(x))}
+    res, passes = resolve(res), resolve(passes)
+    print("### Per-call overhead: forward-mode gradient of x * x at a 0-d float64")
+    print()
+    mine = res["dualad.grad"]
+    table(["implementation", "median per call", "dualad.grad / this"],
+          [[impl, fmt_time(t), fmt_ratio(mine / t)] for impl, t in res.items()])
+    print(f"### jacfwd(chunk_size=1) against jvp: W2 @ tanh(W1 @ x + b1), hidden 64, n = m = {n}")
+    print()
+    table(["implementation", "median per call", "per pass (/ n)"],
+          [[impl, fmt_time(t), fmt_time(t / n)] for impl, t in passes.items()])
+    ratio = passes["dualad.jacfwd(chunk_size=1)"] / passes[f"{n} dualad.jvp calls"]
+    target("overhead: dualad.grad of x * x <= 10 us per call", mine, 10e-6, fmt_time(mine))
+    target("overhead: one pass of jacfwd(chunk_size=1) <= 1.1x one jvp", ratio, 1.1, f"{ratio:.2f}x")
+
+
 def main() -> None:
     args = common.parse_args(__doc__.splitlines()[0])
     found = common.peers(args)
@@ -180,6 +234,8 @@ def main() -> None:
         bench_chain(found)
     if common.wanted(args, "jacfwd"):
         bench_jacfwd(found, sizes)
+    if common.wanted(args, "overhead"):
+        bench_overhead(found)
     common.print_targets()
 
 

@@ -5,13 +5,15 @@ Run from the repository root::
     python benchmarks/bench_reverse.py            # full run
     python benchmarks/bench_reverse.py --quick    # smoke run (fewer sizes and repeats)
 
-Sections (``--only chain,mlp,jacrev,hessian``):
+Sections (``--only chain,mlp,jacrev,hessian,overhead``):
 
 - ``chain``: value and gradient of a 600-op scalar chain (sin, cos, *, +): per-primitive overhead of the tape.
 - ``mlp``: value_and_grad of a softmax cross-entropy MLP loss (batch 256, 784-512-512-10, tanh), float64 and
   float32, against the loss alone and a hand-written NumPy forward+backward; peak memory with tracemalloc.
 - ``jacrev``: the Jacobian of f(x) = W2 @ tanh(W1 @ x + b1), hidden 64, n = m in {16, 64, 256, 1024}.
 - ``hessian``: the dense Hessian of the n-variable Rosenbrock function, n in {10, 100, 1000}.
+- ``overhead``: the fixed cost of one call, the gradient of ``x * x`` at a 0-d float64 (``--cpu-time`` on a shared
+  machine).
 """
 
 from __future__ import annotations
@@ -367,6 +369,49 @@ def bench_hessian(found: dict, sizes) -> None:
             target(f"hessian n=1000: {name} <= 60 ms", d[1000], 60e-3, fmt_time(d[1000]))
 
 
+# ---- (e) per-call overhead ----------------------------------------------------------------------------------------
+
+
+def bench_overhead(found: dict) -> None:
+    """What one gradient call costs beyond its arithmetic: ``x * x`` at a 0-d float64, one multiply recorded."""
+    x0 = np.array(0.7)
+    sq = lambda x: x * x  # noqa: E731
+    res = {}
+    res["numpy x * x (no derivative)"] = later(lambda: sq(x0))
+    res["hand-written (x * x, 2 * x)"] = later(lambda: (x0 * x0, 2.0 * x0))
+    g, vg = revad.grad(sq), revad.value_and_grad(sq)
+    res["revad.grad"] = later(lambda: g(x0))
+    res["revad.value_and_grad"] = later(lambda: vg(x0))
+    res["revad.vjp + pullback"] = later(lambda: revad.vjp(sq, x0)[1](1.0))
+    ag = found.get("autograd")
+    if ag is not None and safe("autograd.grad", lambda: ag.grad(sq)(0.7)) is not None:
+        ga = ag.grad(sq)
+        res["autograd.grad"] = later(lambda: ga(0.7))
+    torch = found.get("torch")
+    if torch is not None:
+        xt = torch.tensor(0.7, dtype=torch.float64)
+        gt = torch.func.grad(sq)
+        if safe("torch.func.grad", lambda: gt(xt)) is not None:
+            res["torch.func.grad"] = later(lambda: gt(xt))
+    jax = found.get("jax")
+    if jax is not None:
+        import jax.numpy as jnp
+
+        xj = jnp.asarray(0.7, dtype=jnp.float64)
+        gj = jax.jit(jax.grad(sq))
+        if safe("jax.jit(jax.grad)", lambda: jax.block_until_ready(gj(xj))) is not None:
+            res["jax.jit(jax.grad) (compiled)"] = later(lambda: jax.block_until_ready(gj(xj)))
+    if float(g(x0)) != 1.4:
+        NOTES.append(f"overhead: revad.grad gave {float(g(x0))}, expected 1.4")
+    res = resolve(res)
+    print("### (e) Per-call overhead: gradient of x * x at a 0-d float64")
+    print()
+    mine = res["revad.grad"]
+    table(["implementation", "median per call", "revad.grad / this"],
+          [[impl, fmt_time(t), fmt_ratio(mine / t)] for impl, t in res.items()])
+    target("overhead: revad.grad of x * x <= 8 us per call", mine, 8e-6, fmt_time(mine))
+
+
 def main() -> None:
     args = common.parse_args(__doc__.splitlines()[0])
     found = common.peers(args)
@@ -379,6 +424,8 @@ def main() -> None:
         bench_jacrev(found, [16, 64, 256] if CFG.quick else [16, 64, 256, 1024])
     if common.wanted(args, "hessian"):
         bench_hessian(found, [10, 100] if CFG.quick else [10, 100, 1000])
+    if common.wanted(args, "overhead"):
+        bench_overhead(found)
     common.print_targets()
 
 
