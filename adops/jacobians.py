@@ -388,13 +388,14 @@ def gradient(p: BatchedPass, chunk="auto") -> Any:
     side = p.inputs if forward else p.outputs
     if forward and (side.total != 1 or len(side.leaves) != 1):
         return run(p, OneHot(scalar=True), chunk)
-    if not forward:
+    if not forward and (side.treedef is not None or side.sizes[0] != 1):
         _check_scalar(p)
     shape = side.shapes[0]
     one = np.array(1, side.dtypes[0])  # (np.ones costs five times as much for one element)
     results = p([one.reshape(shape) if shape else one], (), True)
-    if not forward:
-        return p.inputs.regroup(results)  # the engine gives cotangents in the inputs' shapes and dtypes
+    if not forward:  # the engine gives cotangents in the inputs' shapes and dtypes
+        inputs = p.inputs
+        return results[0] if inputs.defs is _ONE_LEAF and inputs.single else inputs.regroup(results)
     _check_scalar(p)
     g = results[0]
     if getattr(g, "_level", None) is None:
