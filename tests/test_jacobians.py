@@ -181,3 +181,29 @@ def test_special_points_and_kinks_through_every_seed_kind(n):
         np.testing.assert_array_equal(J.toarray(), exact)
     assert math.isclose(float(revad.grad(lambda x: np.sum(np.abs(x)))(0.0)), 0.0)
     assert math.isclose(float(dualad.grad(lambda x: np.sum(np.abs(x)))(0.0)), 0.0)
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_auto_chunks_of_many_colours_follow_the_same_policy_as_dense(mode, monkeypatch):
+    """Above AUTO_ONE_PASS colours, "auto" bounds each pass as for dense Jacobians: forward measures a first pass of
+    AUTO_PROBE colours, reverse uses the tape's cotangent bytes; every chunking gives the dense answer."""
+    import adops.trees
+
+    n = 200
+    x = np.linspace(0.5, 1.5, n)
+    f = lambda x: np.concatenate([np.sum(x ** 2, keepdims=True), x[0] * x[1:] + x[1:] ** 2])  # arrowhead: n colours
+    dense = ENGINES[mode](f)(x)
+    widths = []
+    Pass = PASSES[mode]
+    one_pass = Pass.__call__
+    monkeypatch.setattr(Pass, "__call__", lambda self, seeds, batch, last: (
+        widths.append(batch[0] if batch else 1), one_pass(self, seeds, batch, last))[1])
+    monkeypatch.setattr(adops.trees, "CHUNK_BUDGET", 1 << 12)  # the seed rule alone: 4096 // 200 = 20 colours
+    J = ENGINES[mode](f, sparsity="auto")(x)
+    np.testing.assert_allclose(J.toarray(), dense, rtol=1e-14)
+    assert sum(widths) == n and max(widths) <= 20 and len(widths) >= n // 20
+    if mode == "forward":
+        assert widths[0] == adops.trees.AUTO_PROBE
+    else:
+        tape_bound = revad.api.ReversePass(f, Inputs((x,), 0, "t"), None, False, "t").direction_bytes()
+        assert max(widths) <= adops.trees.auto_width(20, tape_bound)
