@@ -403,6 +403,33 @@ def gradient(p: BatchedPass, chunk="auto") -> Any:
     return p.inputs.regroup([g if leaf_shape(g) == shape else np.reshape(g, shape)])
 
 
+def split_rows(seeds: np.ndarray, side: Leaves, batch: tuple) -> list:
+    """A (k, size) seed matrix over the stacked leaves of ``side`` (colour seeds) as one ``batch + leaf.shape`` block
+    per leaf, in the leaf's dtype.
+
+    >>> [b.shape for b in split_rows(np.eye(3)[:2], Leaves([np.ones(1), np.ones(2)]), (2,))]
+    [(2, 1), (2, 2)]
+    """
+    blocks, offset = [], 0
+    for shape, size, dtype in zip(side.shapes, side.sizes, side.dtypes):
+        blocks.append(seeds[:, offset:offset + size].astype(dtype).reshape(batch + shape))
+        offset += size
+    return blocks
+
+
+def stack_rows(results: list, side: Leaves, k: int) -> np.ndarray:
+    """The per-leaf results of a pass of ``k`` directions (``batch + leaf.shape`` each) as one (k, size) matrix over
+    the stacked leaves of ``side``: the inverse of ``split_rows``.
+
+    >>> stack_rows([np.ones((2, 1)), np.zeros((2, 2))], Leaves([np.ones(1), np.ones(2)]), 2)
+    array([[1., 0., 0.],
+           [1., 0., 0.]])
+    """
+    if not results:
+        return np.zeros((k, 0))
+    return np.concatenate([np.reshape(np.asarray(r), (k, size)) for r, size in zip(results, side.sizes)], axis=1)
+
+
 def _check_scalar(p: BatchedPass) -> None:
     # a scalar, or any output with exactly one element ((1,), (1, 1)): its gradient, as autograd and PyTorch give
     outputs = p.outputs
@@ -440,4 +467,5 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
     return (result, p.aux) if has_aux else result
 
 
-__all__ = ["Leaves", "output_leaves", "Inputs", "BatchedPass", "Seeds", "OneHot", "run", "gradient", "jacobian"]
+__all__ = ["Leaves", "output_leaves", "Inputs", "BatchedPass", "Seeds", "OneHot", "run", "gradient", "jacobian",
+           "split_rows", "stack_rows"]

@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..jacobians import Inputs, Seeds
+from ..jacobians import Inputs, Seeds, split_rows, stack_rows
 from ..trees import normalize_argnums
 from .hessian_pattern import hessian_sparsity
 from .star import StarColoring, as_symmetric, color_star
@@ -185,7 +185,7 @@ class StarSeeds(Seeds):
         return seeds.shape[0]
 
     def seeds(self, side, start, stop, batch):
-        return _split(self._seeds[start:stop], side, batch)
+        return split_rows(self._seeds[start:stop], side, batch)
 
     def keep(self, p, start, stop, results, batch):
         side, n = p.result_side(), self.star.shape[0]
@@ -194,7 +194,7 @@ class StarSeeds(Seeds):
                              f"{(stop - start, side.total)}, expected "
                              f"{(stop - start, n)} for a {n} x {n} Hessian pattern; detect the pattern for this "
                              "function and these arguments (sparsity='auto')")
-        self.products.append(_stack(results, side, stop - start))
+        self.products.append(stack_rows(results, side, stop - start))
 
     def result(self, p):
         n = self.star.shape[0]
@@ -205,24 +205,8 @@ class StarSeeds(Seeds):
         return self.star.decompress(products[:self.star.ncolors], self.fn, probe=probe, advice=self.advice)
 
 
-def _split(seeds: np.ndarray, side, batch: tuple) -> list:
-    """A (k, size) seed matrix over the stacked leaves of ``side`` as one ``batch + leaf.shape`` block per leaf."""
-    blocks, offset = [], 0
-    for shape, size, dtype in zip(side.shapes, side.sizes, side.dtypes):
-        blocks.append(seeds[:, offset:offset + size].astype(dtype).reshape(batch + shape))
-        offset += size
-    return blocks
-
-
-def _stack(results: list, side, k: int) -> np.ndarray:
-    """The per-leaf results of a pass of ``k`` directions as one (k, size) matrix over the stacked leaves."""
-    if not results:
-        return np.zeros((k, 0))
-    return np.concatenate([np.reshape(np.asarray(r), (k, size)) for r, size in zip(results, side.sizes)], axis=1)
-
-
 def mismatch(fn: str, f: Callable, shape: tuple, outputs) -> ValueError:
-    """The error for a pattern whose row count is not f's number of output elements."""
+    """The error for a pattern whose row count is not f's number of output elements (Jacobians' and Hessians')."""
     m, n = shape
     return ValueError(f"{fn}: the sparsity pattern is {m} x {n} but {_name(f)} has {outputs} output elements; "
                       "detect the pattern for this function and these arguments (sparsity='auto')")

@@ -21,10 +21,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from ..jacobians import Inputs, Seeds
+from ..jacobians import Inputs, Seeds, split_rows, stack_rows
 from ..trees import normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
-from .hessian import SparseHessian, StarSeeds, _split, _stack, advice, mismatch, resolve_hessian
+from .hessian import SparseHessian, StarSeeds, advice, mismatch, resolve_hessian
 from .pattern import jacobian_sparsity
 from .star import StarColoring
 
@@ -188,12 +188,12 @@ class ColourSeeds(Seeds):
             raise mismatch(self.fn, self.f, self.col.shape, outputs)
 
     def seeds(self, side, start, stop, batch):
-        return _split(self.col.seeds(np.float64, start, stop), side, batch)
+        return split_rows(self.col.seeds(np.float64, start, stop), side, batch)
 
     def keep(self, p, start, stop, results, batch):
         if p.mode == "forward":
             self._check(p.outputs.total)
-        block = _stack(results, p.result_side(), stop - start)
+        block = stack_rows(results, p.result_side(), stop - start)
         self.recovered.append(self.col.recover(block, start, self.fn))
 
     def result(self, p):
