@@ -62,7 +62,12 @@ class Leaves:
         self.leaves = leaves
         self.treedef = treedef
         if len(leaves) == 1:  # (one loop's worth of calls saved on every gradient call)
-            shape, dtype = _shape_dtype(leaves[0])
+            x = leaves[0]
+            t = type(x)
+            if (t is np.ndarray or t is _F64) and x.dtype.kind == "f":
+                shape, dtype = x.shape, x.dtype
+            else:
+                shape, dtype = leaf_shape(x), leaf_dtype(x)
             self.shapes, self.dtypes = [shape], [dtype]
             self.total = size = math.prod(shape)
             self.sizes = [size]
@@ -73,16 +78,7 @@ class Leaves:
         self.total = sum(sizes)
 
 
-def _shape_dtype(x) -> tuple:
-    """``(leaf_shape(x), leaf_dtype(x))``, read straight from an ndarray or a float64 scalar."""
-    t = type(x)
-    if t is np.ndarray or t is _F64:
-        dtype = x.dtype
-        return x.shape, dtype if dtype.kind == "f" else _F64_DTYPE
-    return leaf_shape(x), leaf_dtype(x)
-
-
-_F64, _F64_DTYPE = np.float64, np.dtype(np.float64)
+_F64 = np.float64
 _ONE_LEAF = ((1, None),)  # the ``defs`` of an argument that is one array
 
 
@@ -129,7 +125,10 @@ class Inputs(Leaves):
     __slots__ = ("args", "nums", "single", "defs")
 
     def __init__(self, args: tuple, argnums, fn: str, copy: bool = False):
-        self.nums, self.single = nums, _ = normalize_argnums(argnums, len(args), fn)
+        if type(argnums) is int and 0 <= argnums < len(args):  # (normalize_argnums' common case, without the call)
+            self.nums, self.single = nums, _ = (argnums,), True
+        else:
+            self.nums, self.single = nums, _ = normalize_argnums(argnums, len(args), fn)
         self.args = args
         self.treedef = None
         if len(nums) == 1:
