@@ -166,7 +166,8 @@ class Inputs(Leaves):
         """One result per leaf, regrouped like the arguments: the structure itself for a single int ``argnums``,
         else a tuple with one structure per argument."""
         if self.single and (self.defs is _ONE_LEAF or self.defs[0][1] is None):
-            return per_leaf[0]
+            leaf = per_leaf[0]  # (as trees.regroup: a value recorded for replay becomes an array on the record)
+            return leaf.as_array() if getattr(leaf, "records_values", False) else leaf
         per_arg = regroup(per_leaf, self.defs)
         return per_arg[0] if self.single else tuple(per_arg)
 
@@ -323,8 +324,9 @@ class OneHot(Seeds):
         if n_in == 1 and n_out == 1 and len(blocks) == 1 and not blocks[0][1]:  # one leaf each way, one direction
             block = blocks[0][0][0]
             want = (() if self.scalar else outputs.shapes[0]) + inputs.shapes[0]
-            if leaf_shape(block) != want:
-                block = np.reshape(block, want)
+            block = np.reshape(block, want)
+            if isinstance(block, np.generic):
+                block = np.asarray(block)  # a 0-d array, never a NumPy scalar (as the gradients)
             if self.scalar and forward and getattr(block, "_level", None) is None:
                 block = np.asarray(block).astype(inputs.dtypes[0], copy=False)  # as in JAX: x's dtype
             jac = inputs.regroup([block])
@@ -358,7 +360,9 @@ class OneHot(Seeds):
                     if n_out > 1 and not one:
                         part = part[offset:offset + osize]
                 want = oshape + ishape
-                block = part if leaf_shape(part) == want else np.reshape(part, want)
+                block = np.reshape(part, want)
+                if isinstance(block, np.generic):
+                    block = np.asarray(block)  # a 0-d array, never a NumPy scalar (as the gradients)
                 if self.scalar and forward and getattr(block, "_level", None) is None:
                     block = np.asarray(block).astype(inputs.dtypes[i], copy=False)  # as in JAX: x's dtype
                 jac.append(block)
@@ -393,13 +397,12 @@ def gradient(p: BatchedPass, chunk="auto") -> Any:
     one = np.array(1, side.dtypes[0])  # (np.ones costs five times as much for one element)
     results = p([one.reshape(shape) if shape else one], (), True)
     if not forward:  # the engine gives cotangents in the inputs' shapes and dtypes
-        inputs = p.inputs
-        return results[0] if inputs.defs is _ONE_LEAF and inputs.single else inputs.regroup(results)
+        return p.inputs.regroup(results)
     _check_scalar(p)
-    g = results[0]
+    g = np.reshape(results[0], shape)
     if getattr(g, "_level", None) is None:
         g = np.asarray(g).astype(side.dtypes[0], copy=False)  # as in JAX: the input's dtype
-    return p.inputs.regroup([g if leaf_shape(g) == shape else np.reshape(g, shape)])
+    return p.inputs.regroup([g])
 
 
 def split_rows(seeds: np.ndarray, side: Leaves, batch: tuple) -> list:

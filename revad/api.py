@@ -90,7 +90,7 @@ def _input_ct(g, batch, shape, dtype):
     if type(g) is np.ndarray:
         return g if g.dtype == dtype else g.astype(dtype)
     if getattr(g, "_level", None) is None:
-        return np.array(g, dtype)  # a 0-d array, never a NumPy scalar, as dualad
+        return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
     return g
 
 
