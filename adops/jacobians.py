@@ -399,9 +399,12 @@ def gradient(p: BatchedPass, chunk="auto") -> Any:
     if not forward:  # the engine gives cotangents in the inputs' shapes and dtypes
         return p.inputs.regroup(results)
     _check_scalar(p)
-    g = np.reshape(results[0], shape)
+    g = results[0]
     if getattr(g, "_level", None) is None:
         g = np.asarray(g).astype(side.dtypes[0], copy=False)  # as in JAX: the input's dtype
+        g = g if g.shape == shape else g.reshape(shape)
+    else:
+        g = np.reshape(g, shape)  # (traced: recorded on the outer call's tape or program)
     return p.inputs.regroup([g])
 
 
