@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from adops.core import check_real, new_level
@@ -78,11 +80,19 @@ class Tape:
     these to look at: print it as a Wengert list, ask its length, flops and bytes held, or draw it.
     """
 
-    __slots__ = ("level", "records", "n_slots", "inputs", "input_names", "outputs", "adjoints", "__weakref__")
+    # The records live in three parallel lists: ``_ops`` (each record's Op), ``_params`` (its params dict) and
+    # ``_rows`` (the rest, ``(slots, primals, ans, out)``). A row then holds only tuples, ints, arrays and floats,
+    # so the garbage collector stops tracking it at its first collection. A tuple holding an Op or a dict stays
+    # tracked for good, and every full collection would walk the whole tape: a per-primitive cost growing with
+    # the tape's length (a list of references to the few Op objects and the shared empty dict is cheap to walk).
+    __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "input_names", "outputs", "adjoints",
+                 "__weakref__")
 
     def __init__(self):
         self.level = new_level()
-        self.records: list = []
+        self._ops: list = []
+        self._params: list = []
+        self._rows: list = []
         self.n_slots = 0
         self.inputs: list = []  # (slot, value)
         self.input_names: list = []
@@ -113,17 +123,24 @@ class Tape:
         """
         slot = self.n_slots
         n = op.outputs
+        self._ops.append(op)
+        self._params.append(params)
         if n == 1:
             self.n_slots = slot + 1
-            self.records.append((op, slots, primals, params, ans, slot))
+            self._rows.append((slots, primals, ans, slot))
             return Tracer(ans, self, slot)
         outs = tuple(range(slot, slot + n))
         self.n_slots = slot + n
-        self.records.append((op, slots, primals, params, ans, outs))
+        self._rows.append((slots, primals, ans, outs))
         return op.result([Tracer(a, self, s) for a, s in zip(ans, outs)])
 
+    @property
+    def records(self) -> Records:
+        """The records in execution order, each ``(op, slots, primals, params, ans, out)`` (a read-only view)."""
+        return Records(self._ops, self._params, self._rows)
+
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._rows)
 
     def sweep(self, seeds: dict, keep: bool = True, all_adjoints: bool = False) -> dict:
         """One reverse sweep from ``seeds`` ({slot: cotangent}); returns the cotangents of the input slots.
@@ -132,15 +149,18 @@ class Tape:
         ``keep=False``, each record is released as it is passed), so memory shrinks during the sweep.
         """
         cts = dict(seeds)
-        records = self.records
+        ops, plist, rows = self._ops, self._params, self._rows
         seen = {} if all_adjoints else None
         counting = STATE.on
         pop = cts.pop
         get = cts.get
-        for index in range(len(records) - 1, -1, -1):
-            op, slots, primals, params, ans, out = records[index]
-            if not keep:
-                records.pop()
+        for index in range(len(rows) - 1, -1, -1):
+            if keep:
+                op, params = ops[index], plist[index]
+                slots, primals, ans, out = rows[index]
+            else:
+                op, params = ops.pop(), plist.pop()
+                slots, primals, ans, out = rows.pop()
             if type(out) is int:
                 ct = pop(out, None)
                 if ct is None:
@@ -246,8 +266,8 @@ class Tape:
         total = 0
         for _, value in self.inputs:
             total += _nbytes(value)
-        for rec in self.records:
-            total += _nbytes(rec[4])
+        for row in self._rows:
+            total += _nbytes(row[2])
         return total
 
     def __str__(self) -> str:
@@ -275,8 +295,47 @@ class Tape:
 
     def release(self) -> None:
         """Drop every record (and the arrays they keep alive)."""
-        self.records.clear()
+        self._ops.clear()
+        self._params.clear()
+        self._rows.clear()
         self.inputs.clear()
+
+
+class Records(Sequence):
+    """A read-only view of a tape's records as ``(op, slots, primals, params, ans, out)`` tuples.
+
+    >>> import numpy as np
+    >>> tape = Tape()
+    >>> y = np.sin(tape.input(np.array(0.5)))
+    >>> [(op.name, out) for op, slots, primals, params, ans, out in tape.records]
+    [('sin', 1)]
+    """
+
+    __slots__ = ("_ops", "_params", "_rows")
+
+    def __init__(self, ops: list, params: list, rows: list):
+        self._ops, self._params, self._rows = ops, params, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_record(*parts) for parts in zip(self._ops[index], self._params[index], self._rows[index])]
+        return _record(self._ops[index], self._params[index], self._rows[index])
+
+    def __iter__(self):
+        for parts in zip(self._ops, self._params, self._rows):
+            yield _record(*parts)
+
+    def __reversed__(self):
+        for parts in zip(reversed(self._ops), reversed(self._params), reversed(self._rows)):
+            yield _record(*parts)
+
+
+def _record(op, params, row) -> tuple:
+    slots, primals, ans, out = row
+    return op, slots, primals, params, ans, out
 
 
 def _nbytes(value) -> int:
