@@ -77,6 +77,10 @@ class Op:
     vjp_all: Callable | None = None
     outputs: int = 1
     result: Callable = tuple
+    # Optional per-input rules for the reverse sweep alone, like ``vjps`` but free to return an
+    # ``adops.cotangents.IndexAdd`` (zeros with values at an index, unbuilt) that the sweep adds in place into one
+    # buffer per slot: indexing in a loop stays O(n). Every other caller of a rule gets ``vjps``' dense arrays.
+    scatter_vjps: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.vjps, tuple):
@@ -84,6 +88,9 @@ class Op:
                             "as vjp_all=")
         if self.vjp_all is not None and self.vjps:
             raise TypeError(f"Op {self.name!r}: declare per-input vjps or one vjp_all, not both")
+        if self.scatter_vjps and len(self.scatter_vjps) != len(self.vjps):
+            raise TypeError(f"Op {self.name!r}: scatter_vjps needs one rule per entry of vjps ({len(self.vjps)}), got "
+                            f"{len(self.scatter_vjps)}")
         if self.sympy is None:
             self.sympy = self.impl
         if self.cost is None:

@@ -250,12 +250,14 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
 
 def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
            samples: tuple, sympy_fn: Callable | None = None, cost: Callable | None = None, math: str = "",
-           jvp: Callable | None = None, vjp_all: Callable | None = None, sparsity: str = "dense") -> Op:
+           jvp: Callable | None = None, vjp_all: Callable | None = None, sparsity: str = "dense",
+           scatter_vjps: tuple = ()) -> Op:
     """Register an op linear in its array arguments: the JVP is the impl applied to the tangents, and
     ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i (or, for any number of inputs,
     ``vjp_all(ct, ans, *primals, **params)`` all of them in one call). ``sparsity="select"`` declares
     that each output element is one input element or a constant (reshape, indexing, ...); ``"reduce"`` a sum over
-    ``params["axes"]``."""
+    ``params["axes"]``. ``scatter_vjps`` are the transposes as the reverse sweep may take them, unbuilt
+    (``Op.scatter_vjps``)."""
     if jvp is None:
         if len(transposes) == 1:
 
@@ -281,7 +283,8 @@ def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, pa
         samples=samples,
         math=math,
         sparsity=sparsity,
-        curvature="linear")
+        curvature="linear",
+        scatter_vjps=scatter_vjps)
     return register(op, *callables, parse=parse)
 
 

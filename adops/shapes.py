@@ -19,6 +19,7 @@ from .core import (
     shape,
     sum_to,
 )
+from .cotangents import IndexAdd
 from .derive import composite, linear, nondifferentiable
 from .symbolic import as_objects
 
@@ -208,20 +209,28 @@ def index_add_impl(ct, index, nd, front, out_nd, xshape):
     """Zeros of the indexed array's shape with ``ct`` added at ``index`` (repeated positions accumulate)."""
     if getattr(ct, "_level", None) is not None or recorder(index) is not None:
         return call(INDEX_ADD, ct, index=index, nd=nd, front=front, out_nd=out_nd, xshape=xshape)
+    return _index_add(ct, index, front, out_nd, xshape).dense()
+
+
+def _index_add(ct, index, front, out_nd, xshape) -> IndexAdd:
+    """The same, unbuilt: leading batch axes of ``ct`` go where indexing put them (``front``) and get full slices."""
     lead = np.ndim(ct) - out_nd
-    out = np.zeros(np.shape(ct)[:lead] + tuple(xshape), dtype=result_dtype(ct))
     if lead and front:
         ct = np.moveaxis(ct, tuple(range(lead)), tuple(range(front, front + lead)))
-    full = (slice(None),) * lead + index
-    if any(_is_array_index(i) for i in index):
-        np.add.at(out, full, ct)
-    else:
-        out[full] = ct
-    return out
+    return IndexAdd(np.shape(ct)[:lead] + tuple(xshape) if lead else tuple(xshape), result_dtype(ct),
+                    (slice(None),) * lead + index if lead else index, ct,
+                    any(_is_array_index(i) for i in index))
 
 
 def _getitem_vjp(ct, ans, x, index, nd, front, out_nd):
     return index_add_impl(ct, index, nd, front, out_nd, _shape(x))
+
+
+def _getitem_scatter_vjp(ct, ans, x, index, nd, front, out_nd):
+    # for the reverse sweep: left unbuilt, so a loop over x[i] adds into one buffer (adops.cotangents)
+    if getattr(ct, "_level", None) is not None:  # a traced cotangent (higher order) is recorded as index_add
+        return index_add_impl(ct, index, nd, front, out_nd, _shape(x))
+    return _index_add(ct, index, front, out_nd, _shape(x))
 
 
 def _sym_getitem(x, index, nd, front, out_nd):
@@ -236,7 +245,8 @@ GETITEM = linear("getitem", ("x[index]",), getitem_impl, (_getitem_vjp,), parse=
                           Sample(((3, 4),), lambda x: x[x > 0], "x[x > 0]"),
                           Sample(((2, 3, 4),), lambda x: x[np.array([0, 1]), :, np.array([1, 3])],
                                  "separated advanced indices")),
-                 sympy_fn=_sym_getitem, math="linear; transpose scatters (adds) the cotangent back", sparsity="select")
+                 sympy_fn=_sym_getitem, math="linear; transpose scatters (adds) the cotangent back", sparsity="select",
+                 scatter_vjps=(_getitem_scatter_vjp,))
 
 
 def _index_add_vjp(ct, ans, c, index, nd, front, out_nd, xshape):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from gc import is_tracked as _is_tracked
 
 import numpy as np
 
 from adops.core import check_real, new_level
+from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
 
@@ -80,7 +82,8 @@ class Tape:
     these to look at: print it as a Wengert list, ask its length, flops and bytes held, or draw it.
     """
 
-    # The records live in three parallel lists: ``_ops`` (each record's Op), ``_params`` (its params dict) and
+    # The records live in three parallel lists: ``_ops`` (each record's Op), ``_params`` (its params: a dict, or
+    # the dict flattened to a tuple where the dict itself would stay tracked by the garbage collector, ``_flat``) and
     # ``_rows`` (the rest, ``(slots, primals, ans, out)``). A row then holds only tuples, ints, arrays and floats,
     # so the garbage collector stops tracking it at its first collection. A tuple holding an Op or a dict stays
     # tracked for good, and every full collection would walk the whole tape: a per-primitive cost growing with
@@ -124,7 +127,7 @@ class Tape:
         slot = self.n_slots
         n = op.outputs
         self._ops.append(op)
-        self._params.append(params)
+        self._params.append(_flat(params) if params and _is_tracked(params) else params)
         if n == 1:
             self.n_slots = slot + 1
             self._rows.append((slots, primals, ans, slot))
@@ -149,6 +152,7 @@ class Tape:
         ``keep=False``, each record is released as it is passed), so memory shrinks during the sweep.
         """
         cts = dict(seeds)
+        acc = {}  # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into
         ops, plist, rows = self._ops, self._params, self._rows
         seen = {} if all_adjoints else None
         counting = STATE.on
@@ -161,14 +165,20 @@ class Tape:
             else:
                 op, params = ops.pop(), plist.pop()
                 slots, primals, ans, out = rows.pop()
+            if params and type(params) is tuple:
+                params = _unflat(params)
             if type(out) is int:
                 ct = pop(out, None)
+                if acc and out in acc:
+                    ct = _settle(ct, acc.pop(out))
                 if ct is None:
                     continue
                 if seen is not None:
                     seen[out] = ct
             else:  # several outputs: one cotangent each, None (a symbolic zero) for those nothing reached
                 ct = tuple([pop(s, None) for s in out])
+                if acc:
+                    ct = tuple([_settle(c, acc.pop(s)) if s in acc else c for s, c in zip(out, ct)])
                 if all(c is None for c in ct):
                     continue
                 if seen is not None:
@@ -187,14 +197,20 @@ class Tape:
                         cts[s] = g if prev is None else prev + g
                 continue
             vjps = op.vjps
+            scatter = op.scatter_vjps
             for i, s in enumerate(slots):
                 if s < 0:
                     continue
                 rule = vjps[i]
                 if rule is None:
                     continue
-                if counting:
+                if counting:  # the registry's dense rules: counts are those of the rules as written
                     g = run_rule("vjp", op, rule, ct, ans, primals, params)
+                elif scatter:
+                    g = scatter[i](ct, ans, *primals, **params)
+                    if type(g) is IndexAdd:
+                        _gather(acc, s, g)
+                        continue
                 elif params:
                     g = rule(ct, ans, *primals, **params)
                 else:
@@ -203,6 +219,8 @@ class Tape:
                     continue
                 prev = get(s)
                 cts[s] = g if prev is None else prev + g
+        for s, a in acc.items():  # input slots (and slots no record reads) that got index-add pieces
+            cts[s] = _settle(cts.get(s), a)
         if seen is not None:
             seen.update(cts)
             self.adjoints = seen
@@ -335,7 +353,44 @@ class Records(Sequence):
 
 def _record(op, params, row) -> tuple:
     slots, primals, ans, out = row
-    return op, slots, primals, params, ans, out
+    return op, slots, primals, _unflat(params) if type(params) is tuple else params, ans, out
+
+
+def _flat(params: dict) -> tuple:
+    """A params dict as ``(key0, value0, key1, value1, ...)``. A dict holding a tuple (an index, axes) stays tracked
+    by the garbage collector until a full collection; this tuple is untracked at the second collection it meets (a
+    tuple of tuples of plain values: each level of nesting costs one), before it reaches the oldest generation."""
+    return tuple([item for pair in params.items() for item in pair])
+
+
+def _unflat(flat: tuple) -> dict:
+    return dict(zip(flat[::2], flat[1::2]))
+
+
+def _gather(acc: dict, slot: int, piece: IndexAdd) -> None:
+    """Add an index-add cotangent into ``slot``'s entry of ``acc``: kept unbuilt while it is the only one; the second
+    builds one buffer (which this sweep owns) and every later piece is added into it in place."""
+    held = acc.get(slot)
+    if held is None:
+        acc[slot] = piece
+        return
+    if type(held) is IndexAdd:
+        held = held.dense()
+    if not piece.add_to(held):  # another shape or a wider dtype: add out of place, as dense cotangents do
+        held = held + piece.dense()
+    acc[slot] = held
+
+
+def _settle(ct, held):
+    """A slot's whole cotangent: its dense part ``ct`` (None if there is none) plus what ``acc`` held for it."""
+    if type(held) is IndexAdd:
+        held = held.dense()
+    if ct is None:
+        return held
+    if type(ct) is _NDARRAY and ct.shape == held.shape and np.result_type(held, ct) == held.dtype:
+        np.add(held, ct, out=held)  # held is the sweep's own buffer; ct (a rule's output) is only read
+        return held
+    return ct + held
 
 
 def _nbytes(value) -> int:
