@@ -53,7 +53,8 @@ class IndexAdd:
 
         Only ever call it on a buffer the caller owns: it writes into it.
         """
-        if buffer.shape != self.shape or np.result_type(buffer.dtype, self.dtype) != buffer.dtype:
+        dtype = buffer.dtype
+        if buffer.shape != self.shape or (dtype != self.dtype and np.result_type(dtype, self.dtype) != dtype):
             return False
         if self.repeats:
             np.add.at(buffer, self.index, self.values)

@@ -215,11 +215,13 @@ def index_add_impl(ct, index, nd, front, out_nd, xshape):
 def _index_add(ct, index, front, out_nd, xshape) -> IndexAdd:
     """The same, unbuilt: leading batch axes of ``ct`` go where indexing put them (``front``) and get full slices."""
     lead = np.ndim(ct) - out_nd
-    if lead and front:
-        ct = np.moveaxis(ct, tuple(range(lead)), tuple(range(front, front + lead)))
-    return IndexAdd(np.shape(ct)[:lead] + tuple(xshape) if lead else tuple(xshape), result_dtype(ct),
-                    (slice(None),) * lead + index if lead else index, ct,
-                    any(_is_array_index(i) for i in index))
+    shape = tuple(xshape)
+    if lead:
+        if front:
+            ct = np.moveaxis(ct, tuple(range(lead)), tuple(range(front, front + lead)))
+        shape = np.shape(ct)[:lead] + shape
+        index = (slice(None),) * lead + index
+    return IndexAdd(shape, result_dtype(ct), index, ct, any([_is_array_index(i) for i in index]))
 
 
 def _getitem_vjp(ct, ans, x, index, nd, front, out_nd):

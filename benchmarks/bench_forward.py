@@ -5,12 +5,13 @@ Run from the repository root::
     python benchmarks/bench_forward.py            # full run
     python benchmarks/bench_forward.py --quick    # smoke run (fewer sizes and repeats)
 
-Sections (``--only chain,jacfwd,overhead``):
+Sections (``--only chain,jacfwd,overhead,scaling``):
 
 - ``chain``: per-primitive overhead of a 600-op scalar chain (sin, cos, *, +) under ``dualad.jvp``.
 - ``jacfwd``: the Jacobian of f(x) = W2 @ tanh(W1 @ x + b1), hidden 64, n = m in {16, 64, 256, 1024}.
 - ``overhead``: the fixed cost of one call (``dualad.grad`` of ``x * x`` at a 0-d float64), and what one pass of
   ``jacfwd(chunk_size=1)`` costs against one ``jvp`` (the hidden-64 map at n = 16).
+- ``scaling``: per-primitive cost vs program length (600 to 100,000 ops) and per-element cost of an indexing loop.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import dualad  # noqa: E402
 import workloads as W  # noqa: E402
+from scaling import bench_scaling  # noqa: E402
 
 
 def bench_chain(found: dict) -> None:
@@ -236,6 +238,8 @@ def main() -> None:
         bench_jacfwd(found, sizes)
     if common.wanted(args, "overhead"):
         bench_overhead(found)
+    if common.wanted(args, "scaling"):
+        bench_scaling("dualad")
     common.print_targets()
 
 

@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/bench_reverse.py            # full run
     python benchmarks/bench_reverse.py --quick    # smoke run (fewer sizes and repeats)
 
-Sections (``--only chain,mlp,jacrev,hessian,overhead``):
+Sections (``--only chain,mlp,jacrev,hessian,overhead,scaling``):
 
 - ``chain``: value and gradient of a 600-op scalar chain (sin, cos, *, +): per-primitive overhead of the tape.
 - ``mlp``: value_and_grad of a softmax cross-entropy MLP loss (batch 256, 784-512-512-10, tanh), float64 and
@@ -14,6 +14,7 @@ Sections (``--only chain,mlp,jacrev,hessian,overhead``):
 - ``hessian``: the dense Hessian of the n-variable Rosenbrock function, n in {10, 100, 1000}.
 - ``overhead``: the fixed cost of one call, the gradient of ``x * x`` at a 0-d float64 (``--cpu-time`` on a shared
   machine).
+- ``scaling``: per-primitive cost vs tape length (600 to 100,000 ops) and per-element cost of an indexing loop vs n.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import adops.nn  # noqa: E402
 import dualad  # noqa: E402
 import revad  # noqa: E402
 import workloads as W  # noqa: E402
+from scaling import bench_scaling  # noqa: E402
 
 
 # ---- (a) scalar chain ---------------------------------------------------------------------------------------------
@@ -426,6 +428,8 @@ def main() -> None:
         bench_hessian(found, [10, 100] if CFG.quick else [10, 100, 1000])
     if common.wanted(args, "overhead"):
         bench_overhead(found)
+    if common.wanted(args, "scaling"):
+        bench_scaling("revad")
     common.print_targets()
 
 

@@ -7,7 +7,7 @@ from gc import is_tracked as _is_tracked
 
 import numpy as np
 
-from adops.core import check_real, new_level
+from adops.core import NO_PARAMS, check_real, new_level
 from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
@@ -82,19 +82,19 @@ class Tape:
     these to look at: print it as a Wengert list, ask its length, flops and bytes held, or draw it.
     """
 
-    # The records live in three parallel lists: ``_ops`` (each record's Op), ``_params`` (its params: a dict, or
-    # the dict flattened to a tuple where the dict itself would stay tracked by the garbage collector, ``_flat``) and
-    # ``_rows`` (the rest, ``(slots, primals, ans, out)``). A row then holds only tuples, ints, arrays and floats,
-    # so the garbage collector stops tracking it at its first collection. A tuple holding an Op or a dict stays
-    # tracked for good, and every full collection would walk the whole tape: a per-primitive cost growing with
-    # the tape's length (a list of references to the few Op objects and the shared empty dict is cheap to walk).
+    # The records live in two parallel lists, ``_ops`` (each record's Op) and ``_rows`` (the rest but params,
+    # ``(slots, primals, ans, out)``), and ``_params`` maps a record's index to its params where it has any (as a
+    # flat tuple where the dict would stay tracked by the garbage collector, see ``_flat``). A row then holds only
+    # tuples, ints, arrays and floats, so the collector stops tracking it within two collections. A tuple holding
+    # an Op or a dict stays tracked for good, and every full collection would walk the whole tape: a per-primitive
+    # cost growing with the tape's length (a list of references to the few Op objects is cheap to walk).
     __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "input_names", "outputs", "adjoints",
                  "__weakref__")
 
     def __init__(self):
         self.level = new_level()
         self._ops: list = []
-        self._params: list = []
+        self._params: dict = {}
         self._rows: list = []
         self.n_slots = 0
         self.inputs: list = []  # (slot, value)
@@ -126,15 +126,17 @@ class Tape:
         """
         slot = self.n_slots
         n = op.outputs
+        rows = self._rows
+        if params:
+            self._params[len(rows)] = _flat(params) if _is_tracked(params) else params
         self._ops.append(op)
-        self._params.append(_flat(params) if params and _is_tracked(params) else params)
         if n == 1:
             self.n_slots = slot + 1
-            self._rows.append((slots, primals, ans, slot))
+            rows.append((slots, primals, ans, slot))
             return Tracer(ans, self, slot)
         outs = tuple(range(slot, slot + n))
         self.n_slots = slot + n
-        self._rows.append((slots, primals, ans, outs))
+        rows.append((slots, primals, ans, outs))
         return op.result([Tracer(a, self, s) for a, s in zip(ans, outs)])
 
     @property
@@ -153,20 +155,19 @@ class Tape:
         """
         cts = dict(seeds)
         acc = {}  # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into
-        ops, plist, rows = self._ops, self._params, self._rows
+        ops, rows, pmap = self._ops, self._rows, self._params
+        pop_op, pop_row = ops.pop, rows.pop
         seen = {} if all_adjoints else None
         counting = STATE.on
         pop = cts.pop
         get = cts.get
         for index in range(len(rows) - 1, -1, -1):
             if keep:
-                op, params = ops[index], plist[index]
+                op = ops[index]
                 slots, primals, ans, out = rows[index]
             else:
-                op, params = ops.pop(), plist.pop()
-                slots, primals, ans, out = rows.pop()
-            if params and type(params) is tuple:
-                params = _unflat(params)
+                op = pop_op()
+                slots, primals, ans, out = pop_row()
             if type(out) is int:
                 ct = pop(out, None)
                 if acc and out in acc:
@@ -183,6 +184,12 @@ class Tape:
                     continue
                 if seen is not None:
                     seen.update((s, c) for s, c in zip(out, ct) if c is not None)
+            if pmap:
+                params = pmap.get(index, NO_PARAMS)
+                if type(params) is tuple:
+                    params = _unflat(params)
+            else:
+                params = NO_PARAMS
             pull_all = op.vjp_all
             if pull_all is not None:  # one call pulls back to every input
                 if counting:
@@ -331,7 +338,7 @@ class Records(Sequence):
 
     __slots__ = ("_ops", "_params", "_rows")
 
-    def __init__(self, ops: list, params: list, rows: list):
+    def __init__(self, ops: list, params: dict, rows: list):
         self._ops, self._params, self._rows = ops, params, rows
 
     def __len__(self) -> int:
@@ -339,21 +346,20 @@ class Records(Sequence):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [_record(*parts) for parts in zip(self._ops[index], self._params[index], self._rows[index])]
-        return _record(self._ops[index], self._params[index], self._rows[index])
+            return [self[i] for i in range(*index.indices(len(self._rows)))]
+        if index < 0:
+            index += len(self._rows)
+        slots, primals, ans, out = self._rows[index]
+        params = self._params.get(index, NO_PARAMS)
+        return self._ops[index], slots, primals, _unflat(params) if type(params) is tuple else params, ans, out
 
     def __iter__(self):
-        for parts in zip(self._ops, self._params, self._rows):
-            yield _record(*parts)
+        for index in range(len(self._rows)):
+            yield self[index]
 
     def __reversed__(self):
-        for parts in zip(reversed(self._ops), reversed(self._params), reversed(self._rows)):
-            yield _record(*parts)
-
-
-def _record(op, params, row) -> tuple:
-    slots, primals, ans, out = row
-    return op, slots, primals, _unflat(params) if type(params) is tuple else params, ans, out
+        for index in range(len(self._rows) - 1, -1, -1):
+            yield self[index]
 
 
 def _flat(params: dict) -> tuple:
@@ -364,7 +370,8 @@ def _flat(params: dict) -> tuple:
 
 
 def _unflat(flat: tuple) -> dict:
-    return dict(zip(flat[::2], flat[1::2]))
+    pairs = iter(flat)
+    return dict(zip(pairs, pairs))
 
 
 def _gather(acc: dict, slot: int, piece: IndexAdd) -> None:
@@ -387,7 +394,8 @@ def _settle(ct, held):
         held = held.dense()
     if ct is None:
         return held
-    if type(ct) is _NDARRAY and ct.shape == held.shape and np.result_type(held, ct) == held.dtype:
+    dtype = held.dtype
+    if type(ct) is _NDARRAY and ct.shape == held.shape and (ct.dtype == dtype or np.result_type(held, ct) == dtype):
         np.add(held, ct, out=held)  # held is the sweep's own buffer; ct (a rule's output) is only read
         return held
     return ct + held
