@@ -156,76 +156,80 @@ class Tape:
         cts = dict(seeds)
         acc = {}  # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into
         ops, rows, pmap = self._ops, self._rows, self._params
-        pop_op, pop_row = ops.pop, rows.pop
         seen = {} if all_adjoints else None
         counting = STATE.on
         pop = cts.pop
         get = cts.get
-        for index in range(len(rows) - 1, -1, -1):
-            if keep:
-                op = ops[index]
+        no_params = NO_PARAMS
+        try:
+            for index in range(len(rows) - 1, -1, -1):
                 slots, primals, ans, out = rows[index]
-            else:
-                op = pop_op()
-                slots, primals, ans, out = pop_row()
-            if type(out) is int:
-                ct = pop(out, None)
-                if acc and out in acc:
-                    ct = _settle(ct, acc.pop(out))
-                if ct is None:
-                    continue
-                if seen is not None:
-                    seen[out] = ct
-            else:  # several outputs: one cotangent each, None (a symbolic zero) for those nothing reached
-                ct = tuple([pop(s, None) for s in out])
-                if acc:
-                    ct = tuple([_settle(c, acc.pop(s)) if s in acc else c for s, c in zip(out, ct)])
-                if all(c is None for c in ct):
-                    continue
-                if seen is not None:
-                    seen.update((s, c) for s, c in zip(out, ct) if c is not None)
-            if pmap:
-                params = pmap.get(index, NO_PARAMS)
-                if type(params) is tuple:
-                    params = _unflat(params)
-            else:
-                params = NO_PARAMS
-            pull_all = op.vjp_all
-            if pull_all is not None:  # one call pulls back to every input
-                if counting:
-                    gs = run_rule("vjp", op, pull_all, ct, ans, primals, params)
-                elif params:
-                    gs = pull_all(ct, ans, *primals, **params)
-                else:
-                    gs = pull_all(ct, ans, *primals)
-                for s, g in zip(slots, gs):
-                    if s >= 0 and g is not None:
-                        prev = get(s)
-                        cts[s] = g if prev is None else prev + g
-                continue
-            vjps = op.vjps
-            scatter = op.scatter_vjps
-            for i, s in enumerate(slots):
-                if s < 0:
-                    continue
-                rule = vjps[i]
-                if rule is None:
-                    continue
-                if counting:  # the registry's dense rules: counts are those of the rules as written
-                    g = run_rule("vjp", op, rule, ct, ans, primals, params)
-                elif scatter:
-                    g = scatter[i](ct, ans, *primals, **params)
-                    if type(g) is IndexAdd:
-                        _gather(acc, s, g)
+                if not keep:
+                    rows[index] = None  # release the arrays it holds (the lists are cleared at the end)
+                if type(out) is int:
+                    ct = pop(out, None)
+                    if acc and out in acc:
+                        ct = _settle(ct, acc.pop(out))
+                    if ct is None:
                         continue
-                elif params:
-                    g = rule(ct, ans, *primals, **params)
+                    if seen is not None:
+                        seen[out] = ct
+                else:  # several outputs: one cotangent each, None (a symbolic zero) for those nothing reached
+                    ct = tuple([pop(s, None) for s in out])
+                    if acc:
+                        ct = tuple([_settle(c, acc.pop(s)) if s in acc else c for s, c in zip(out, ct)])
+                    if all(c is None for c in ct):
+                        continue
+                    if seen is not None:
+                        seen.update((s, c) for s, c in zip(out, ct) if c is not None)
+                op = ops[index]
+                if pmap:
+                    params = pmap.get(index, no_params)
+                    if type(params) is tuple:
+                        params = _unflat(params)
+                    # scatter rules take an index: only records with params may have them
+                    scatter = op.scatter_vjps if params else ()
                 else:
-                    g = rule(ct, ans, *primals)
-                if g is None:
+                    params = no_params
+                pull_all = op.vjp_all
+                if pull_all is not None:  # one call pulls back to every input
+                    if counting:
+                        gs = run_rule("vjp", op, pull_all, ct, ans, primals, params)
+                    elif params:
+                        gs = pull_all(ct, ans, *primals, **params)
+                    else:
+                        gs = pull_all(ct, ans, *primals)
+                    for s, g in zip(slots, gs):
+                        if s >= 0 and g is not None:
+                            prev = get(s)
+                            cts[s] = g if prev is None else prev + g
                     continue
-                prev = get(s)
-                cts[s] = g if prev is None else prev + g
+                vjps = op.vjps
+                for i, s in enumerate(slots):
+                    if s < 0:
+                        continue
+                    rule = vjps[i]
+                    if rule is None:
+                        continue
+                    if counting:  # the registry's dense rules: counts are those of the rules as written
+                        g = run_rule("vjp", op, rule, ct, ans, primals, params)
+                    elif params:
+                        if scatter:
+                            g = scatter[i](ct, ans, *primals, **params)
+                            if type(g) is IndexAdd:
+                                _gather(acc, s, g)
+                                continue
+                        else:
+                            g = rule(ct, ans, *primals, **params)
+                    else:
+                        g = rule(ct, ans, *primals)
+                    if g is None:
+                        continue
+                    prev = get(s)
+                    cts[s] = g if prev is None else prev + g
+        finally:
+            if not keep:
+                self._release_records()
         for s, a in acc.items():  # input slots (and slots no record reads) that got index-add pieces
             cts[s] = _settle(cts.get(s), a)
         if seen is not None:
@@ -320,10 +324,13 @@ class Tape:
 
     def release(self) -> None:
         """Drop every record (and the arrays they keep alive)."""
+        self._release_records()
+        self.inputs.clear()
+
+    def _release_records(self) -> None:
         self._ops.clear()
         self._params.clear()
         self._rows.clear()
-        self.inputs.clear()
 
 
 class Records(Sequence):
