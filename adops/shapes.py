@@ -217,9 +217,9 @@ def _index_add(ct, index, front, out_nd, xshape) -> IndexAdd:
     lead = np.ndim(ct) - out_nd
     shape = tuple(xshape)
     if lead:
+        shape = np.shape(ct)[:lead] + shape
         if front:
             ct = np.moveaxis(ct, tuple(range(lead)), tuple(range(front, front + lead)))
-        shape = np.shape(ct)[:lead] + shape
         index = (slice(None),) * lead + index
     return IndexAdd(shape, result_dtype(ct), index, ct, any([_is_array_index(i) for i in index]))
 
