@@ -48,16 +48,18 @@ class IndexAdd:
         return out
 
     def add_to(self, buffer: np.ndarray) -> bool:
-        """Add this cotangent into ``buffer`` in place, if that gives exactly ``buffer + self.dense()``: the same
-        shape, and a dtype the sum keeps. Returns False (and leaves ``buffer`` alone) otherwise.
+        """Add this cotangent into ``buffer`` in place, if that gives the numbers of ``buffer + self.dense()``: the
+        same shape, and a dtype the sum keeps. Returns False (and leaves ``buffer`` alone) otherwise.
 
-        Only ever call it on a buffer the caller owns: it writes into it.
+        Only ever call it on a buffer the caller owns: it writes into it. A basic index touches only its positions;
+        an index that may repeat adds the built array (``np.add.at`` into the buffer would sum the repeated
+        positions in another order, and a replay that recorded the dense sum would differ in the last bit).
         """
         dtype = buffer.dtype
         if buffer.shape != self.shape or (dtype != self.dtype and np.result_type(dtype, self.dtype) != dtype):
             return False
         if self.repeats:
-            np.add.at(buffer, self.index, self.values)
+            np.add(buffer, self.dense(), out=buffer)
         else:
             buffer[self.index] += self.values
         return True

@@ -230,7 +230,8 @@ def _getitem_vjp(ct, ans, x, index, nd, front, out_nd):
 
 def _getitem_scatter_vjp(ct, ans, x, index, nd, front, out_nd):
     # for the reverse sweep: left unbuilt, so a loop over x[i] adds into one buffer (adops.cotangents)
-    if getattr(ct, "_level", None) is not None:  # a traced cotangent (higher order) is recorded as index_add
+    if getattr(ct, "_level", None) is not None or recorder(index) is not None:
+        # a traced cotangent (higher order) or an index being recorded for replay: the recorded index_add
         return index_add_impl(ct, index, nd, front, out_nd, _shape(x))
     return _index_add(ct, index, front, out_nd, _shape(x))
 

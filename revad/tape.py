@@ -154,7 +154,10 @@ class Tape:
         ``keep=False``, each record is released as it is passed), so memory shrinks during the sweep.
         """
         cts = dict(seeds)
-        acc = {}  # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into
+        # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into. Once a slot
+        # has an entry here, all its cotangent lives here (none in cts): every contribution is added in the order it
+        # arrives, giving the very numbers the dense path gives (a replay records that path: adops.replay)
+        acc = {}
         ops, rows, pmap = self._ops, self._rows, self._params
         seen = {} if all_adjoints else None
         counting = STATE.on
@@ -169,7 +172,7 @@ class Tape:
                 if type(out) is int:
                     ct = pop(out, None)
                     if acc and out in acc:
-                        ct = _settle(ct, acc.pop(out))
+                        ct = _built(acc.pop(out))
                     if ct is None:
                         continue
                     if seen is not None:
@@ -177,7 +180,7 @@ class Tape:
                 else:  # several outputs: one cotangent each, None (a symbolic zero) for those nothing reached
                     ct = tuple([pop(s, None) for s in out])
                     if acc:
-                        ct = tuple([_settle(c, acc.pop(s)) if s in acc else c for s, c in zip(out, ct)])
+                        ct = tuple([_built(acc.pop(s)) if s in acc else c for s, c in zip(out, ct)])
                     if all(c is None for c in ct):
                         continue
                     if seen is not None:
@@ -201,6 +204,9 @@ class Tape:
                         gs = pull_all(ct, ans, *primals)
                     for s, g in zip(slots, gs):
                         if s >= 0 and g is not None:
+                            if acc and s in acc:
+                                _add_dense(cts, acc, s, g)
+                                continue
                             prev = get(s)
                             cts[s] = g if prev is None else prev + g
                     continue
@@ -217,7 +223,7 @@ class Tape:
                         if scatter:
                             g = scatter[i](ct, ans, *primals, **params)
                             if type(g) is IndexAdd:
-                                _gather(acc, s, g)
+                                _add_piece(cts, acc, s, g)
                                 continue
                         else:
                             g = rule(ct, ans, *primals, **params)
@@ -225,13 +231,16 @@ class Tape:
                         g = rule(ct, ans, *primals)
                     if g is None:
                         continue
+                    if acc and s in acc:
+                        _add_dense(cts, acc, s, g)
+                        continue
                     prev = get(s)
                     cts[s] = g if prev is None else prev + g
         finally:
             if not keep:
                 self._release_records()
-        for s, a in acc.items():  # input slots (and slots no record reads) that got index-add pieces
-            cts[s] = _settle(cts.get(s), a)
+        for s, held in acc.items():  # input slots (and slots no record reads) that got index-add pieces
+            cts[s] = _built(held)
         if seen is not None:
             seen.update(cts)
             self.adjoints = seen
@@ -381,31 +390,49 @@ def _unflat(flat: tuple) -> dict:
     return dict(zip(pairs, pairs))
 
 
-def _gather(acc: dict, slot: int, piece: IndexAdd) -> None:
-    """Add an index-add cotangent into ``slot``'s entry of ``acc``: kept unbuilt while it is the only one; the second
-    builds one buffer (which this sweep owns) and every later piece is added into it in place."""
-    held = acc.get(slot)
+def _add_piece(cts: dict, acc: dict, slot: int, piece: IndexAdd) -> None:
+    """Add an index-add cotangent to ``slot``: kept unbuilt while it is the slot's only contribution; with a second,
+    one array is built (the sum the dense path makes, so the sweep owns it) and later pieces are added into it."""
+    held = acc.pop(slot, None)
     if held is None:
-        acc[slot] = piece
-        return
-    if type(held) is IndexAdd:
-        held = held.dense()
-    if not piece.add_to(held):  # another shape or a wider dtype: add out of place, as dense cotangents do
-        held = held + piece.dense()
-    acc[slot] = held
+        prev = cts.pop(slot, None)
+        if prev is None:
+            acc[slot] = piece
+            return
+        total = prev + piece.dense()
+    else:
+        if type(held) is IndexAdd:
+            held = held.dense()
+        if piece.add_to(held):
+            acc[slot] = held
+            return
+        total = held + piece.dense()  # another shape or a wider dtype: out of place, as dense cotangents add
+    _keep(cts, acc, slot, total)
 
 
-def _settle(ct, held):
-    """A slot's whole cotangent: its dense part ``ct`` (None if there is none) plus what ``acc`` held for it."""
+def _add_dense(cts: dict, acc: dict, slot: int, g) -> None:
+    """Add a dense cotangent to a slot whose cotangent lives in ``acc``: in place when that gives ``held + g``."""
+    held = acc.pop(slot)
     if type(held) is IndexAdd:
         held = held.dense()
-    if ct is None:
-        return held
     dtype = held.dtype
-    if type(ct) is _NDARRAY and ct.shape == held.shape and (ct.dtype == dtype or np.result_type(held, ct) == dtype):
-        np.add(held, ct, out=held)  # held is the sweep's own buffer; ct (a rule's output) is only read
-        return held
-    return ct + held
+    if type(g) is _NDARRAY and g.shape == held.shape and (g.dtype == dtype or np.result_type(held, g) == dtype):
+        np.add(held, g, out=held)  # held is the sweep's own array; g (a rule's output) is only read
+        acc[slot] = held
+        return
+    _keep(cts, acc, slot, held + g)
+
+
+def _keep(cts: dict, acc: dict, slot: int, total) -> None:
+    # a new plain array is the sweep's own, to add into; anything else (a traced sum) goes on the dense way
+    if type(total) is _NDARRAY:
+        acc[slot] = total
+    else:
+        cts[slot] = total
+
+
+def _built(held):
+    return held.dense() if type(held) is IndexAdd else held
 
 
 def _nbytes(value) -> int:
