@@ -231,4 +231,5 @@ for n, m in [(3, 12), (12, 3)]:
 # * The crossover sits near $n = m$; vectorizing over directions saves the repeated primal work and, above all,
 #   time — it does not change which mode wins.
 # * `compare.jacobian(..., mode="auto")` picks from exact per-direction counts priced for this machine, and can
-#   say why; `compare.hessian(f, x)` picks among the four nestings the same way.
+#   say why; `compare.hessian(f, x)` picks among the four nestings the same way, and colours a sparse Hessian
+#   when that is cheaper.

@@ -523,6 +523,19 @@ print(f"column colouring of rows 1..{n - 1}: {rest.ncolors} colours; passes: 1 r
 print("bidirectional result equals dense J:", np.allclose(J_both, dualad.jacfwd(arrowhead)(x)))
 
 # %% [markdown]
+# The library finds this split by itself: `adops.sparse.color_bidirectional` tries the one-sided colourings and
+# splits off dense rows (to reverse sweeps) or dense columns (to forward passes), keeping the cheapest, and
+# `compare.bidirectional_jacobian` runs both halves with the two engines and returns CSR.
+
+# %%
+from adops.sparse import color_bidirectional
+from compare import bidirectional_jacobian
+
+split = color_bidirectional(P_arrow)
+print(split.explain())
+print("equals dense J:", np.allclose(bidirectional_jacobian(arrowhead)(x).toarray(), dualad.jacfwd(arrowhead)(x)))
+
+# %% [markdown]
 # **Summary**
 #
 # * Forward mode needs one pass per **colour of the columns**, reverse mode one sweep per **colour of the rows**,
