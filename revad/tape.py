@@ -289,11 +289,11 @@ class Tape:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays the tape keeps alive (each array counted once)."""
+        """Bytes of the arrays and NumPy scalars the tape keeps alive (each counted once)."""
         seen, total = set(), 0
         for _, _, primals, _, ans, _ in self.records:
             for value in (*primals, *(ans if isinstance(ans, tuple) else (ans,))):
-                if isinstance(value, np.ndarray) and id(value) not in seen:
+                if isinstance(value, (np.ndarray, np.generic)) and id(value) not in seen:
                     seen.add(id(value))
                     total += value.nbytes
         return total
