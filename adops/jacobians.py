@@ -469,6 +469,13 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
         source = seeds_for(sparsity, f, args, argnums, Pass.mode, fn, kwargs)
     p = Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn)
     result = gradient(p, chunk) if source is None else run(p, source, chunk)
+    redo = getattr(source, "redo", None)
+    members = redo() if redo is not None else ()
+    if len(members):  # colours spoiled by inf/NaN: their members again, one at a time (one more evaluation of f)
+        from .sparse.jacobian import Members
+
+        result = run(Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn),
+                     Members(source.col, members, result, fn), chunk)
     return (result, p.aux) if has_aux else result
 
 

@@ -177,6 +177,7 @@ class ColourSeeds(Seeds):
     def __init__(self, col: Coloring, f: Callable, fn: str):
         self.col, self.f, self.fn = col, f, fn
         self.recovered: list = []
+        self.spoiled: list = []  # colours whose compressed result holds an inf or NaN: redone member by member
 
     def start(self, p):
         if p.outputs is not None:  # reverse: the outputs are the seed side, known from the recording
@@ -194,7 +195,70 @@ class ColourSeeds(Seeds):
         if p.mode == "forward":
             self._check(p.outputs.total)
         block = stack_rows(results, p.result_side(), stop - start)
+        # An inf in one member's direction (d log at 0) meets a structural zero of another's (a constant matrix's
+        # zero) as 0 * inf = NaN, spoiling every entry of the colour; alone, each member's pass keeps it apart.
+        spoiled = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if spoiled.size:
+            self.spoiled.extend((start + spoiled).tolist())
+            block = block.copy()
+            block[spoiled] = 0  # placeholders, overwritten by ``redo``
         self.recovered.append(self.col.recover(block, start, self.fn))
 
     def result(self, p):
         return self.col.assemble(self.recovered)
+
+    def redo(self) -> np.ndarray:
+        """The members (columns in forward mode, rows in reverse mode) of the spoiled colours, to be run again one
+        at a time (``Members``); empty when every compressed result was finite."""
+        if not self.spoiled:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.isin(self.col.colors, self.spoiled))
+
+
+class Members(Seeds):
+    """One-hot seeds for some members of a colouring (``ColourSeeds.redo``), whose entries replace the ones of
+    ``jac`` (the compressed result, CSR in the pattern's order): each entry then holds what the dense Jacobian
+    holds there, inf and NaN included. A non-finite value outside the pattern is dropped, as a structural zero
+    times an inf (the dense forward Jacobian of ``A @ np.log(u)`` at ``u[j] = 0`` has NaN in column j wherever
+    ``A`` has a zero); a finite nonzero one still means the pattern misses a nonzero."""
+
+    def __init__(self, col: Coloring, members: np.ndarray, jac: sp.csr_array, fn: str):
+        self.col, self.members, self.jac, self.fn = col, members, jac, fn
+        p = col.pattern
+        if col.mode == "column":  # member j's entries: column j of the pattern, read at their rows
+            self.entries = [np.flatnonzero(p.indices == j) for j in members.tolist()]
+            rows = np.repeat(np.arange(p.shape[0], dtype=np.int64), np.diff(p.indptr))
+            self.pos = [rows[e] for e in self.entries]
+        else:  # member i's entries: row i of the pattern, read at their columns
+            self.entries = [np.arange(p.indptr[i], p.indptr[i + 1]) for i in members.tolist()]
+            self.pos = [p.indices[e].astype(np.int64) for e in self.entries]
+
+    def start(self, p):
+        return self.members.size
+
+    def seeds(self, side, start, stop, batch):
+        s = np.zeros((stop - start, side.total))
+        s[np.arange(stop - start), self.members[start:stop]] = 1
+        return split_rows(s, side, batch)
+
+    def keep(self, p, start, stop, results, batch):
+        block = stack_rows(results, p.result_side(), stop - start)
+        data = self.jac.data
+        if block.dtype.kind == "c" or np.result_type(data, block) != data.dtype:
+            self.jac.data = data = data.astype(np.result_type(data, block))
+        for r in range(stop - start):
+            entries, pos = self.entries[start + r], self.pos[start + r]
+            row = block[r]
+            stray = np.isfinite(row) & (row != 0)
+            stray[pos] = False
+            if stray.any():
+                where = "output" if self.col.mode == "column" else "input"
+                raise ValueError(f"{self.fn}: the sparsity pattern misses a nonzero: {where} "
+                                 f"{int(np.argmax(stray))} received a derivative from member "
+                                 f"{int(self.members[start + r])} alone, where the pattern has no entry; detect the "
+                                 "pattern again (at this point, or globally) or pass a pattern that covers every "
+                                 "nonzero")
+            data[entries] = row[pos]
+
+    def result(self, p):
+        return self.jac
