@@ -472,10 +472,7 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
     redo = getattr(source, "redo", None)
     members = redo() if redo is not None else ()
     if len(members):  # colours spoiled by inf/NaN: their members again, one at a time (one more evaluation of f)
-        from .sparse.jacobian import Members
-
-        result = run(Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn),
-                     Members(source.col, members, result, fn), chunk)
+        result = run(Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn), source.refine(members, result), chunk)
     return (result, p.aux) if has_aux else result
 
 

@@ -106,3 +106,30 @@ def test_errors_name_the_function_and_the_fix():
         dualad.hessian(rosenbrock, sparsity=np.eye(7))(x)
     with pytest.raises(ValueError, match="revad.hessian: sparsity must be 'auto'"):
         revad.hessian(rosenbrock, sparsity="yes")(x)
+
+
+DENSE = {
+    "forward-over-forward": lambda f: dualad.hessian(f),
+    "reverse-over-reverse": lambda f: revad.hessian(f),
+    "forward-over-reverse": lambda f: dualad.jacfwd(revad.grad(f)),
+    "reverse-over-forward": lambda f: revad.jacrev(dualad.grad(f)),
+}
+
+
+@pytest.mark.parametrize("nesting", NESTINGS)
+@pytest.mark.parametrize("x0", [0.0, 1.0])
+def test_an_inf_meeting_a_structural_zero_is_no_missed_nonzero(nesting, x0):
+    # log at 0 puts an inf in the products; A's zeros turn it into 0 * inf = NaN outside the pattern, which used to
+    # raise 'misses a nonzero' on a detected pattern (or spoil the other variables of its colour)
+    A = np.diag([1.0, 1.0, 1.0, 0.0])
+    f = lambda u: np.sum(np.log(A @ u + np.array([0.0, 1, 1, 1])) ** 2) + np.sum(u[:3] ** 2 * u[1:])  # noqa: E731
+    x = np.array([x0, 2.0, 3.0, 0.0])
+    with np.errstate(all="ignore"):
+        H = NESTINGS[nesting](f, "auto")(x).toarray()
+        dense = np.asarray(DENSE[nesting](f)(x))
+    on = hessian_sparsity(f, x).toarray()
+    sure = on & np.isfinite(dense)  # the dense nestings have their own 0 * inf, on one side of the diagonal only
+    np.testing.assert_array_equal(H[sure], dense[sure])
+    assert np.isfinite(H[~np.eye(4, dtype=bool)]).all() and (H[0, 0] == np.inf) == (x0 == 0)
+    np.testing.assert_array_equal(H, H.T)
+    assert not H[~on].any()

@@ -167,6 +167,7 @@ class StarSeeds(Seeds):
         self.star, self.f, self.fn, self.advice = star, f, fn, advice
         self.products: list = []
         self._seeds = None
+        self.spoiled = np.zeros(0, dtype=np.int64)  # colours whose product holds an inf or NaN (see ``redo``)
 
     @classmethod
     def resolve(cls, sparsity, f: Callable, args: tuple, argnums, fn: str, kwargs: dict | None = None) -> StarSeeds:
@@ -201,8 +202,56 @@ class StarSeeds(Seeds):
         if n == 0:
             return sp.csr_array((0, 0), dtype=np.float64)
         products = np.concatenate(self.products) if len(self.products) > 1 else self.products[0]
+        self.spoiled = np.flatnonzero(~np.isfinite(products[:self.star.ncolors]).all(axis=1))
+        if self.spoiled.size:  # decompressed once ``refine`` has rebuilt the spoiled products
+            return products
+        return self._decompress(products)
+
+    def _decompress(self, products: np.ndarray) -> sp.csr_array:
         probe = (self._seeds[-1], products[-1]) if self.star.verify else None
         return self.star.decompress(products[:self.star.ncolors], self.fn, probe=probe, advice=self.advice)
+
+    def redo(self) -> np.ndarray:
+        """The variables of the colours whose product holds an inf or NaN: an inf in one variable's column (d^2 log
+        at 0) meets a structural zero of another's as 0 * inf = NaN, spoiling the product and, through the checks,
+        raising a false 'misses a nonzero'. ``refine`` runs them one at a time."""
+        return np.flatnonzero(np.isin(self.star.colors, self.spoiled))
+
+    def refine(self, members: np.ndarray, products: np.ndarray) -> Seeds:
+        """The seeds that run ``members`` one at a time and decompress the products rebuilt from their columns."""
+        return _StarMembers(self, members, products)
+
+
+class _StarMembers(Seeds):
+    """One Hessian-vector product per member of the spoiled colours (a column of the Hessian, as the dense one
+    has it). Each spoiled product is rebuilt as the sum of its members' columns on the pattern, where a non-finite
+    value outside the pattern is a structural zero times an inf and dropped; then decompressed as usual."""
+
+    def __init__(self, seeds: StarSeeds, members: np.ndarray, products: np.ndarray):
+        self.owner, self.members = seeds, members
+        self.products = products.copy()
+        self.products[seeds.spoiled] = 0
+
+    def start(self, p):
+        return self.members.size
+
+    def seeds(self, side, start, stop, batch):
+        s = np.zeros((stop - start, side.total))
+        s[np.arange(stop - start), self.members[start:stop]] = 1
+        return split_rows(s, side, batch)
+
+    def keep(self, p, start, stop, results, batch):
+        block = stack_rows(results, p.result_side(), stop - start)
+        star, pattern = self.owner.star, self.owner.star.pattern
+        for r, j in enumerate(self.members[start:stop].tolist()):
+            column = block[r]
+            outside = np.ones(column.size, dtype=bool)
+            outside[pattern.indices[pattern.indptr[j]:pattern.indptr[j + 1]]] = False  # symmetric: row j = column j
+            column = np.where(outside & ~np.isfinite(column), 0, column)
+            self.products[star.colors[j]] += column
+
+    def result(self, p):
+        return self.owner._decompress(self.products)
 
 
 def mismatch(fn: str, f: Callable, shape: tuple, outputs) -> ValueError:

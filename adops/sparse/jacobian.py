@@ -214,6 +214,10 @@ class ColourSeeds(Seeds):
             return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(np.isin(self.col.colors, self.spoiled))
 
+    def refine(self, members: np.ndarray, jac: sp.csr_array) -> Members:
+        """The seeds that run ``members`` one at a time and put their entries into ``jac``."""
+        return Members(self.col, members, jac, self.fn)
+
 
 class Members(Seeds):
     """One-hot seeds for some members of a colouring (``ColourSeeds.redo``), whose entries replace the ones of
