@@ -182,6 +182,30 @@ def _reverse_pass(f: Callable, x: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return np.asarray(revad.jacrev(compressed, chunk_size=None)(x))
 
 
+def _one_hot(members: np.ndarray, n: int) -> np.ndarray:
+    colors = np.full(n, -1, dtype=np.int64)
+    colors[members] = np.arange(members.size)
+    return colors
+
+
+def _unspoil(block: np.ndarray, colors: np.ndarray, lines, alone: Callable) -> np.ndarray:
+    """``block`` (one compressed result per colour) with each colour holding an inf or NaN rebuilt from its members
+    run ``alone`` (one result each): an inf of one member meets another's structural zero as 0 * inf = NaN, which
+    would spoil the colour's other entries or look like a missed nonzero. A member's non-finite values outside its
+    pattern line (``lines``: CSC for columns, CSR for rows) are such products and dropped."""
+    spoiled = np.flatnonzero(~np.isfinite(block).all(axis=1))
+    if not spoiled.size:
+        return block
+    members = np.flatnonzero(np.isin(colors, spoiled))
+    block = block.copy()
+    block[spoiled] = 0
+    for j, column in zip(members.tolist(), alone(members)):
+        outside = np.ones(column.size, dtype=bool)
+        outside[lines.indices[lines.indptr[j]:lines.indptr[j + 1]]] = False
+        block[colors[j]] += np.where(outside & ~np.isfinite(column), 0, column)
+    return block
+
+
 def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
     """The sparse Jacobian of ``f`` (one array in, one array out) by compressed forward passes *and* reverse
     sweeps, as CSR of shape (f(x).size, x.size).
@@ -225,6 +249,9 @@ def bidirectional_jacobian(f: Callable, sparsity: Any = "auto") -> Callable:
                              f"{fwd.shape[1]}; colour the pattern detected for this f (sparsity='auto')")
         rev = (_reverse_pass(g, v, b.seeds_reverse(v.dtype)) if b.nreverse
                else np.zeros((0, v.size), dtype=v.dtype))
+        p = b.pattern
+        fwd = _unspoil(fwd, b.column_colors, p.tocsc(), lambda js: _forward_pass(g, v, _one_hot(js, v.size), js.size))
+        rev = _unspoil(rev, b.row_colors, p, lambda rs: _reverse_pass(g, v, np.eye(m, dtype=v.dtype)[rs]))
         return b.decompress(fwd, rev, "compare.bidirectional_jacobian")
 
     return jac
