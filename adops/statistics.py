@@ -190,13 +190,24 @@ def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
 
 # ---- signals, integrals, polynomials -------------------------------------------------------------------------
 def _full_convolution(a, v):
-    n, m = shape(a)[0], shape(v)[0]
-    k = np.arange(n + m - 1)[:, None] - np.arange(n)[None, :]  # entry (k, i) multiplies a[i] by v[k - i]
-    inside = (k >= 0) & (k < m)
-    return np.sum(np.where(inside, v[np.clip(k, 0, m - 1)], 0) * a, axis=-1)
+    # full[k] = sum_j v[j] a[k - j]: one shifted copy of a per entry of the shorter v, O(n m) work, and each output
+    # reads only the m inputs it depends on (an exact sparsity pattern: a stencil written as a convolution is banded)
+    m = shape(v)[0]
+    full = None
+    for j in range(m):
+        term = np.pad(v[j] * a, (j, m - 1 - j))  # padded after the product: its zeros depend on nothing
+        full = term if full is None else full + term
+    return full
+
+
+def _plain(x):
+    """A list or tuple operand (``np.convolve(u, [1, -2, 1])``) as the array NumPy makes of it; traced ones as
+    they are."""
+    return x if getattr(x, "_level", None) is not None else np.asarray(x)
 
 
 def _convolve(a, v, mode="full"):
+    a, v = _plain(a), _plain(v)
     if ndim(a) != 1 or ndim(v) != 1:
         raise ValueError("np.convolve: a and v must be 1-D")
     if shape(v)[0] > shape(a)[0]:
@@ -213,6 +224,7 @@ def _convolve(a, v, mode="full"):
 
 
 def _correlate(a, v, mode="valid"):
+    a, v = _plain(a), _plain(v)
     if ndim(a) != 1 or ndim(v) != 1:
         raise ValueError("np.correlate: a and v must be 1-D")
     if shape(a)[0] < shape(v)[0]:  # as NumPy: swap so the longer slides, then reverse ('same' centres differently)

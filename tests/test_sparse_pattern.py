@@ -57,7 +57,8 @@ def _composite_exact():
     """Composites built only from exact kinds give exact patterns too."""
     return [(n, k) for n, k in SAMPLES if adops.OPS[n].composite
             and n in ("ravel", "swapaxes", "moveaxis", "expand_dims", "squeeze", "hstack", "vstack", "split", "tile",
-                      "repeat", "diff", "roll", "take", "triu", "tril", "append", "take_along_axis", "var")]
+                      "repeat", "diff", "roll", "take", "triu", "tril", "append", "take_along_axis", "var",
+                      "convolve", "correlate")]
 
 
 @pytest.mark.parametrize("name,k", _composite_exact(), ids=[f"{n}-{k}" for n, k in _composite_exact()])
@@ -86,6 +87,19 @@ def test_stencils_have_no_spurious_fill():
     assert np.array_equal(jacobian_sparsity(laplacian_1d, v).toarray(), dense_jacobian(laplacian_1d, (v,)) != 0)
     g = lambda v: np.roll(v, 1) - 3 * v + np.flip(v)[::2].sum()
     assert np.array_equal(jacobian_sparsity(g, v).toarray(), dense_jacobian(g, (v,)) != 0)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_a_stencil_written_as_a_convolution_is_banded(mode):
+    # the kernel as NumPy takes it too, a list; the pattern used to be dense (a (n + m - 1) x n product)
+    v = np.linspace(0.5, 1.5, 9)
+    for f in (lambda u: np.convolve(u, [1.0, -2.0, 1.0], mode), lambda u: np.correlate(u, (1, 3, 2), mode),
+              lambda u: np.convolve([1.0, -2.0, 1.0], u, mode)):
+        p = jacobian_sparsity(f, v).toarray()
+        assert np.array_equal(p, dense_jacobian(f, (v,)) != 0)
+        assert p.sum(axis=1).max() <= 3
+    np.testing.assert_allclose(dualad.jacfwd(lambda u: np.convolve(u, [1.0, -2.0, 1.0], mode))(v),
+                               dualad.jacfwd(lambda u: np.convolve(u, np.array([1.0, -2.0, 1.0]), mode))(v))
 
 
 def test_value_dependent_condition_unites_both_branches_unless_local():
