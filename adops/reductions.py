@@ -213,7 +213,8 @@ linear("cumsum", (np.cumsum,), lambda x, axis: np.cumsum(x, axis=axis),
        parse=_parse_cumsum, cost=_reduce_cost,
        samples=(Sample(((5,),), np.cumsum), Sample(((3, 4),), lambda x: np.cumsum(x, axis=0), "axis=0"),
                 Sample(((2, 3),), lambda x: np.cumsum(x), "flattened")),
-       sympy_fn=lambda x, axis: np.cumsum(as_objects(x), axis=axis), math="linear; transpose = reversed cumsum")
+       sympy_fn=lambda x, axis: np.cumsum(as_objects(x), axis=axis), math="linear; transpose = reversed cumsum",
+       sparsity="scan")
 
 
 # ---- composites: their derivatives come from the primitives they call -----------------------------------

@@ -102,6 +102,17 @@ def test_a_stencil_written_as_a_convolution_is_banded(mode):
                                dualad.jacfwd(lambda u: np.convolve(u, np.array([1.0, -2.0, 1.0]), mode))(v))
 
 
+@pytest.mark.parametrize("shape,axis", [((7,), 0), ((3, 4), 0), ((3, 4), 1), ((2, 3, 4), -2), ((3, 4), None)])
+def test_a_running_sum_is_a_triangle_per_line(shape, axis):
+    # cumsum along an axis used to be dense (every output on every input): 144 entries for a 3 x 4 grid, not 24
+    u = np.random.default_rng(1).standard_normal(shape)
+    f = lambda v: np.exp(np.cumsum(v, axis=axis))  # noqa: E731
+    p = jacobian_sparsity(f, u).toarray()
+    assert np.array_equal(p, dense_jacobian(f, (u,)) != 0)
+    line = u.size if axis is None else shape[axis]
+    assert p.sum() == u.size // line * line * (line + 1) // 2
+
+
 def test_value_dependent_condition_unites_both_branches_unless_local():
     x = np.array([1.0, -1.0, 2.0])
     y = np.array([3.0, 4.0, 5.0])

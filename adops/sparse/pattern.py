@@ -10,6 +10,7 @@ element: which inputs the element may depend on. Every op's rows come from what 
   on *index tangents* (input element k carries the number k + 1), so the output tells which input element, if any,
   each output element copies: a row map, with no op-specific code here;
 - ``reduce``: the union of the rows along ``params["axes"]``;
+- ``scan`` (``np.cumsum``): the union of the rows along ``params["axis"]`` up to the element's own;
 - ``matmul``: the contraction's pattern (a constant operand contributes its nonzero pattern);
 - ``choose`` (``np.where``): the branch the condition picks when the condition is a constant; both branches when it
   was computed from traced values (a *global* pattern, valid at every point), unless ``local=True``;
@@ -325,6 +326,23 @@ def _reduce(op, ans, arrays, ours, primals, params, tracer):
     return sp.csr_array(gather_matrix @ arrays[0].deps)
 
 
+def _scan(op, ans, arrays, ours, primals, params, tracer):
+    xshape = np.shape(primals[0])
+    if not xshape:
+        return arrays[0].deps
+    axis = params["axis"] % len(xshape)
+    length = xshape[axis]
+    # element (line, k) of the output sums elements (line, 0..k) of the input: a lower triangle per line
+    flat = np.moveaxis(np.arange(_size_of(xshape)).reshape(xshape), axis, -1).ravel()  # C-order index, line-major
+    tri_rows, tri_cols = np.tril_indices(length)
+    lines = flat.size // max(length, 1)
+    base = (np.arange(lines) * length)[:, None]
+    rows = flat[(base + tri_rows).ravel()]
+    cols = flat[(base + tri_cols).ravel()]
+    scan = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(flat.size, flat.size))
+    return sp.csr_array(scan @ arrays[0].deps)
+
+
 def _matmul(op, ans, arrays, ours, primals, params, tracer):
     a, b = primals
     if np.ndim(a) > 2 or np.ndim(b) > 2:
@@ -355,7 +373,7 @@ def _dense(op, ans, arrays, ours, primals, params, tracer):
 
 
 RULES: dict[str, Callable] = {"elementwise": _elementwise, "choose": _choose, "select": _select, "scatter": _scatter,
-                              "reduce": _reduce, "matmul": _matmul, "dense": _dense}
+                              "reduce": _reduce, "scan": _scan, "matmul": _matmul, "dense": _dense}
 
 
 # ----- the public function ---------------------------------------------------------------------------------------
