@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import trees
+from .frontend import Traced
 from .trees import (
     AUTO_ONE_PASS,
     AUTO_PROBE,
@@ -459,15 +460,21 @@ def jacobian(Pass: type, f: Callable, args: tuple, kwargs: dict | None, argnums,
            [0., 4.]])
     """
     chunk = check_chunk(chunk_size, fn)
+    inputs = Inputs(args, argnums, fn)
     if sparsity is None:
         source = None if scalar else OneHot()
-    elif isinstance(sparsity, Seeds):
-        source = sparsity
     else:
-        from .sparse.jacobian import seeds_for
+        if any(isinstance(leaf, Traced) for leaf in inputs.leaves):
+            raise TypeError(f"{fn}: sparsity= returns a scipy.sparse matrix, which cannot carry the derivatives of an "
+                            "outer differentiation; differentiate the dense Jacobian (sparsity=None), or take the "
+                            "sparse one of the composed function")
+        if isinstance(sparsity, Seeds):
+            source = sparsity
+        else:
+            from .sparse.jacobian import seeds_for
 
-        source = seeds_for(sparsity, f, args, argnums, Pass.mode, fn, kwargs)
-    p = Pass(f, Inputs(args, argnums, fn), kwargs, has_aux, fn)
+            source = seeds_for(sparsity, f, args, argnums, Pass.mode, fn, kwargs)
+    p = Pass(f, inputs, kwargs, has_aux, fn)
     result = gradient(p, chunk) if source is None else run(p, source, chunk)
     redo = getattr(source, "redo", None)
     members = redo() if redo is not None else ()

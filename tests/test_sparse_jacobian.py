@@ -218,3 +218,12 @@ def test_a_missed_nonzero_on_a_redone_member_is_caught(mode):
     f = lambda u: np.log(u) + u[2]  # noqa: E731
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="misses a nonzero"):
         ENGINES[mode](f, sparsity=np.eye(4, dtype=bool))(np.array([1.0, 2.0, 3.0, 0.0]))
+
+
+@pytest.mark.parametrize("outer", [dualad.jacfwd, revad.jacrev])
+def test_a_sparse_jacobian_under_an_outer_differentiation_says_so(outer):
+    # it used to fail inside with advice about np.asarray, naming nothing the user wrote
+    f = lambda u: u[1:] * u[:-1]  # noqa: E731
+    for inner in (dualad.jacfwd(f, sparsity="auto"), revad.jacrev(f, sparsity="auto")):
+        with pytest.raises(TypeError, match="cannot carry the derivatives of an outer differentiation"):
+            outer(lambda x: inner(x).toarray())(np.arange(1.0, 5.0))  # noqa: B023
