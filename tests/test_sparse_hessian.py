@@ -133,3 +133,10 @@ def test_an_inf_meeting_a_structural_zero_is_no_missed_nonzero(nesting, x0):
     assert np.isfinite(H[~np.eye(4, dtype=bool)]).all() and (H[0, 0] == np.inf) == (x0 == 0)
     np.testing.assert_array_equal(H, H.T)
     assert not H[~on].any()
+
+
+@pytest.mark.parametrize("nesting", NESTINGS)
+def test_float16_inputs_give_a_usable_float32_csr(nesting):
+    H = NESTINGS[nesting](rosenbrock, "auto")(np.full(5, 0.5, dtype=np.float16))
+    assert H.dtype == np.float32
+    np.testing.assert_allclose(H.toarray(), revad.hessian(rosenbrock)(np.full(5, 0.5)), rtol=1e-2)

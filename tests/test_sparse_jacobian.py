@@ -227,3 +227,13 @@ def test_a_sparse_jacobian_under_an_outer_differentiation_says_so(outer):
     for inner in (dualad.jacfwd(f, sparsity="auto"), revad.jacrev(f, sparsity="auto")):
         with pytest.raises(TypeError, match="cannot carry the derivatives of an outer differentiation"):
             outer(lambda x: inner(x).toarray())(np.arange(1.0, 5.0))  # noqa: B023
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_float16_inputs_give_a_usable_float32_csr(mode):
+    # scipy.sparse stores no float16: the CSR was built, then toarray() raised "Output dtype not compatible"
+    f = lambda u: np.exp(u[1:] - u[:-1])  # noqa: E731
+    x = np.linspace(0, 1, 6)
+    J = ENGINES[mode](f, sparsity="auto")(x.astype(np.float16))
+    assert J.dtype == np.float32
+    np.testing.assert_allclose(J.toarray(), ENGINES[mode](f)(x), rtol=1e-2)

@@ -217,7 +217,9 @@ class Coloring(ColorGroups):
     def assemble(self, recovered: list) -> sp.csr_array:
         """The CSR Jacobian from the ``recover`` results of every chunk."""
         p = self.pattern
-        dtype = np.result_type(*[v for _, v in recovered]) if recovered else np.float64
+        # scipy.sparse stores no float16 (toarray and arithmetic refuse it): float32 at least, as the
+        # bidirectional colouring does
+        dtype = np.result_type(*[v for _, v in recovered], np.float32) if recovered else np.float64
         if len(recovered) == 1 and isinstance(recovered[0][0], slice):
             data = recovered[0][1].astype(dtype, copy=False)
         else:

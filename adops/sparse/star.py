@@ -246,7 +246,7 @@ class StarColoring(ColorGroups):
                              f"group {c} is {flat[empty[np.argmax(stray)]]:.6g} where the pattern has no entry; "
                              f"{advice}")
         p = self.pattern
-        values = flat[slots]
+        values = flat[slots].astype(np.result_type(flat, np.float32), copy=False)  # scipy.sparse has no float16
         h = sp.csr_array((values, p.indices.copy(), p.indptr.copy()), shape=(n, n))
         if h.nnz:
             rtol, atol = _tolerance(b)
