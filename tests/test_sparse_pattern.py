@@ -129,6 +129,34 @@ def test_value_dependent_condition_unites_both_branches_unless_local():
     assert jacobian_sparsity(h, x, y).nnz == 6
 
 
+PIECEWISE = {
+    "relu": lambda u: np.maximum(u, 0.0),
+    "maximum": lambda u: np.maximum(u[:4], u[4:]),
+    "minimum": lambda u: np.minimum(u, np.roll(u, 1)),
+    "clip": lambda u: np.clip(u, -0.5, 0.5),
+    "clip by arrays": lambda u: np.clip(u[:4], u[4:], 1.0),
+    "abs": lambda u: np.abs(u) * np.roll(u, 1),
+    "max along an axis": lambda u: np.max(u.reshape(2, 4), axis=1) * u[:2],
+    "min, keepdims": lambda u: np.min(u.reshape(2, 4), axis=0, keepdims=True) * u.reshape(2, 4),
+    "max of all": lambda u: np.max(u) * u,
+}
+
+
+@pytest.mark.parametrize("name", PIECEWISE)
+@pytest.mark.parametrize("x", [[0.3, -1.2, 2.0, -0.1, 0.7, 1.1, -2.0, 0.4], [1.0, 1.0, -1.0, 0.0, 1.0, 1.0, 0.0, -1.0],
+                               [0.0] * 8], ids=["random", "ties", "zeros"])
+def test_a_local_pattern_keeps_the_piece_taken(name, x):
+    # local=True used to narrow np.where only; relu, maximum, clip, abs and max kept every argument they read
+    f, x = PIECEWISE[name], np.array(x)
+    dense = dense_jacobian(f, (x,)) != 0
+    loc = jacobian_sparsity(f, x, local=True).toarray()
+    assert not (dense & ~loc).any()  # never misses a nonzero at this point
+    assert loc.sum() <= jacobian_sparsity(f, x).nnz
+    if name != "abs" and not (x == 0).all():  # (abs at 0 and full ties: a zero partial can sit inside a piece)
+        assert loc.sum() < jacobian_sparsity(f, x).nnz
+    np.testing.assert_array_equal(dualad.jacfwd(f, sparsity=loc)(x).toarray(), dense_jacobian(f, (x,)))
+
+
 def test_comparisons_are_visible():
     seen = []
     jacobian_sparsity(lambda x: seen.append(x > 0) or x, np.ones(3))

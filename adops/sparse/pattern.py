@@ -197,7 +197,29 @@ def _size_of(shape) -> int:
 
 
 # ----- the rules, one per kind -----------------------------------------------------------------------------------
+def _kinked(op) -> bool:
+    """Whether the record declares points where it is not differentiable (``Domain.kinks``): a piecewise op
+    (max, min, abs, clip, relu), whose local pattern keeps only what the piece taken at this point reads."""
+    return any(d.kinks for d in (op.domain if isinstance(op.domain, tuple) else (op.domain,)))
+
+
+def _local_elementwise(op, ans, arrays, ours, primals, params, tracer):
+    # the JVP with a tangent of ones on one argument is its partial at this point: zero off the piece taken
+    shape = np.shape(ans)
+    parts = []
+    for k, (a, p, o) in enumerate(zip(arrays, primals, ours)):
+        if not o:
+            continue
+        tangents = tuple(np.ones(np.shape(p)) if j == k else None for j in range(len(primals)))
+        partial = np.broadcast_to(np.asarray(op.jvp(tangents, ans, *primals, **params)), shape).ravel()
+        rowmap = np.where(partial != 0, broadcast_map(np.shape(p), shape), -1)
+        parts.append(gather(a.deps, rowmap))
+    return union(parts, _size_of(shape), tracer.deps.shape[1])
+
+
 def _elementwise(op, ans, arrays, ours, primals, params, tracer):
+    if tracer.local and _kinked(op):
+        return _local_elementwise(op, ans, arrays, ours, primals, params, tracer)
     shape = np.shape(ans)
     traced = [(a, p) for a, p, o in zip(arrays, primals, ours) if o]
     if len(traced) == 1 and np.shape(traced[0][1]) == shape:
@@ -321,7 +343,10 @@ def _reduce(op, ans, arrays, ours, primals, params, tracer):
     kept = tuple(1 if d in axes else s for d, s in enumerate(xshape))
     target = np.broadcast_to(np.arange(_size_of(kept)).reshape(kept), xshape).ravel()  # output of each input
     m = _size(ans)
-    gather_matrix = sp.csr_array((np.ones(target.size, dtype=bool), (target, np.arange(target.size))),
+    reads = np.ones(target.size, dtype=bool)
+    if tracer.local and _kinked(op) and op.vjps[0] is not None:  # max/min: the VJP of ones shares among the winners
+        reads = np.asarray(op.vjps[0](np.ones(np.shape(ans)), ans, x, **params)).ravel() != 0
+    gather_matrix = sp.csr_array((np.ones(int(reads.sum()), dtype=bool), (target[reads], np.flatnonzero(reads))),
                                  shape=(m, target.size))
     return sp.csr_array(gather_matrix @ arrays[0].deps)
 
@@ -385,7 +410,8 @@ def jacobian_sparsity(f: Callable, *args, argnums: int | tuple | None = None, lo
     the input elements in C order, the chosen arguments' leaves stacked one after another. ``argnums=None`` (the
     default) takes every argument. The pattern is *global* by default: valid at every point where ``f`` follows
     the same control flow, and conservative (an entry may be structurally nonzero yet zero at a point, never the
-    reverse). ``local=True`` takes the branch of ``np.where`` its condition picks at this point.
+    reverse). ``local=True`` takes the branch of ``np.where`` its condition picks at this point, and of a piecewise
+    op (``np.maximum``/``minimum``/``clip``/``abs``, relu, ``np.max``/``min``) the piece it takes (both at a tie).
 
     "The same control flow" is the caveat: the pattern describes the program this call ran. A Python ``if`` on
     values, a non-differentiated or keyword argument, a closure constant or global (a shift, an index, a constant
