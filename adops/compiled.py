@@ -41,7 +41,9 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
 
     **What a program depends on.** Array arguments (and Python floats and NumPy scalars) are its inputs: their
     values may change freely. Everything else among the arguments (ints, bools, strings, None, other objects)
-    selects a program by value (or identity, when unhashable), as JAX's ``static_argnums`` would. Non-differentiable
+    selects a program by value (``==`` and ``hash``), as JAX's ``static_argnums`` would; an unhashable one (a
+    mutable dataclass) makes the call run eagerly with a ``ReplayWarning``, since a change to it could not be seen.
+    Like JAX, an object hashed by identity (a plain class instance) is assumed not to change. Non-differentiable
     ops (``x > 0``, ``np.argmax``, ``np.floor``, ``np.nonzero``) are recorded and re-run, so masks and indices are
     recomputed at every call. Wherever Python itself looked at a value computed from the inputs, ``if``/``while`` on
     a comparison (``bool()``), ``float()``, ``int()``, ``len()`` of a value-dependent shape, ``.item()``,
@@ -109,7 +111,11 @@ class Compiled:
         if STATE.on:
             return self.fn(*args, **kwargs)
         sig, inputs = _signature(args, kwargs)
-        if sig is None:  # traced arguments: inside another transformation
+        if sig is None:  # traced arguments: inside another transformation, or an argument replay cannot key on
+            if inputs is not None:
+                self.stats["eager"] += 1
+                warnings.warn(f"compiled({self.__name__}): {inputs}; running it eagerly", ReplayWarning,
+                              stacklevel=2)
             return self.fn(*args, **kwargs)
         if self.captured and not _same_captured(self.captured):
             self.clear()
@@ -243,7 +249,8 @@ def _dynamic(leaf) -> bool:
 
 
 def _signature(args: tuple, kwargs: dict):
-    """(hashable signature, the dynamic leaves in order), or (None, None) when an argument is traced."""
+    """(hashable signature, the dynamic leaves in order); (None, None) when an argument is traced, (None, why) when
+    an argument cannot select a program."""
     if not kwargs:  # the common case: a flat list of arrays and numbers
         sig, inputs = [], []
         for a in args:
@@ -276,9 +283,13 @@ def _signature(args: tuple, kwargs: dict):
         else:
             try:
                 hash(leaf)
-                sig.append(("static", type(leaf), leaf))
             except TypeError:
-                sig.append(("static id", type(leaf), id(leaf)))
+                # keyed by identity, a program would outlive changes made to the object in place and be found again
+                # by a new object at the same address: neither can be seen, so such a call is not replayed
+                return None, (f"an argument of type {type(leaf).__name__} is unhashable, so a replay could not tell "
+                              "when it changes (pass its numbers as arrays or floats, or make it hashable, e.g. a "
+                              "frozen dataclass)")
+            sig.append(("static", type(leaf), leaf))
     return tuple(sig), inputs
 
 

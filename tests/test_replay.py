@@ -374,3 +374,22 @@ def test_numpy_calls_the_registry_refuses_on_masks_are_recorded_as_they_are():
     rng = np.random.default_rng(7)
     c = replayed(revad.grad(f), *[(rng.standard_normal(5),) for _ in range(4)])
     assert c.stats["eager"] == 0, c.stats
+
+
+def test_an_unhashable_argument_runs_eagerly():
+    # keyed by identity, a mutable config changed in place (or a new one at a freed one's address) replayed stale
+    from dataclasses import dataclass
+
+    @dataclass
+    class Config:
+        p: int
+
+    f = lambda x, cfg: np.sum(np.sin(x)) if cfg.p == 2 else np.sum(np.cos(x))
+    x = np.array([1.0, 2.0, 3.0])
+    c = compiled(revad.grad(f))
+    cfg = Config(2)
+    with pytest.warns(ReplayWarning, match="Config is unhashable"):
+        for p in (2, 2, 2, 3, 4):
+            cfg.p = p
+            same(c(x, cfg), revad.grad(f)(x, cfg))
+    assert c.stats["records"] == 0 and c.stats["eager"] == 5, c.stats
