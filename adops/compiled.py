@@ -52,13 +52,15 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
     are kept per function, so a function alternating between two branches replays both.
 
     **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
-    functions it captures) are constants of the program, checked by *identity* at every call: rebinding the name
-    (``W = W_new``) records again. An array changed *in place* keeps its identity and is **not detected**: whatever
-    was computed from it while recording (the backward rules multiply it into the seeds as plain NumPy, Python
-    decisions on its values) stays as recorded, so the replay would use the old values. Pass arrays that change as
-    arguments (they are inputs), or call ``.clear()`` after changing one. Comparing a copy at every call would cost
-    as much as the replay itself for the benchmark maps, so it is not done. Attributes of objects (``self.W``) are
-    not followed: the same rule applies to them.
+    functions it captures), in lists, tuples and dicts it captures (``params["W"]``, up to 256 entries), and the
+    attributes of the object of a bound method (``self.W`` in ``revad.grad(model.loss)``) are constants of the
+    program, checked by *identity* at every call: rebinding the name, item or attribute (``W = W_new``,
+    ``params["W"] = W_new``) records again. An array changed *in place* keeps its identity and is **not detected**:
+    whatever was computed from it while recording (the backward rules multiply it into the seeds as plain NumPy,
+    Python decisions on its values) stays as recorded, so the replay would use the old values. Pass arrays that
+    change as arguments (they are inputs), or call ``.clear()`` after changing one. Comparing a copy at every call
+    would cost as much as the replay itself for the benchmark maps, so it is not done. Attributes of other objects
+    (``model.W`` read inside a plain function) are not followed: the same rule applies to them.
 
     **Pure functions.** Like ``jax.jit``, replay assumes ``fn`` depends on nothing but its arguments and what it
     captures: random numbers drawn inside it (``np.random``), the time, or files read are fixed at the recording,
@@ -304,13 +306,31 @@ def _freeze(treedef):
 # ---- captured arrays: checked by identity at every call -------------------------------------------------------------
 _LIBRARY = ("adops", "revad", "dualad", "numpy", "scipy", "compare")
 _WATCHED = (np.ndarray, np.generic, float, int, complex, bool)
+_CONTAINERS = (list, tuple, dict)
+_MAX_CONTENTS = 256  # larger captured containers are not followed (comparing them would cost more than a replay)
 
 
 def _captured(fn, depth: int = 6) -> list:
-    """(holder, name, object) for every array or number ``fn`` reads from a closure cell or a module global, followed
-    through captured functions; library functions are followed through their closures only (that is where the user's
-    function sits in ``revad.grad(f)``)."""
+    """(holder, name, object, contents) for every array, number or container ``fn`` reads from a closure cell or a
+    module global, and for the attributes of the object of a bound method, followed through captured functions;
+    library functions are followed through their closures only (that is where the user's function sits in
+    ``revad.grad(f)``). ``contents`` is None for an array or number, and for a list, tuple or dict (``params["w"]``,
+    ``[(W1, b1), (W2, b2)]``) everything in it, nested, to compare by identity: rebinding an item is rebinding."""
     found, seen = [], set()
+
+    def watch(holder, name, value):
+        if isinstance(value, _WATCHED):
+            found.append((holder, name, value, None))
+            return True
+        if type(value) in _CONTAINERS or type(value) is types.SimpleNamespace:
+            contents = _contents(value)
+            if contents is not None:
+                found.append((holder, name, value, contents))
+            for item in contents or ():
+                if callable(item):
+                    walk(item, depth - 1)
+            return True
+        return False
 
     def walk(obj, depth):
         if depth < 0 or id(obj) in seen:
@@ -328,14 +348,18 @@ def _captured(fn, depth: int = 6) -> list:
             return
         if not isinstance(func, types.FunctionType):
             return
+        owner = getattr(obj, "__self__", None)  # self.W of a bound method
+        if func is not obj and owner is not None and type(getattr(owner, "__dict__", None)) is dict:
+            if (func.__module__ or "").split(".")[0] not in _LIBRARY:
+                contents = _contents(owner.__dict__)
+                if contents is not None:
+                    found.append((owner, "__dict__", owner.__dict__, contents))
         for cell in func.__closure__ or ():
             try:
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            if isinstance(value, _WATCHED):
-                found.append((cell, None, value))
-            elif callable(value):
+            if not watch(cell, None, value) and callable(value):
                 walk(value, depth - 1)
         library = (func.__module__ or "").split(".")[0] in _LIBRARY
         if library:
@@ -344,9 +368,7 @@ def _captured(fn, depth: int = 6) -> list:
         for name in _names(func.__code__):
             if name in g:
                 value = g[name]
-                if isinstance(value, _WATCHED):
-                    found.append((g, name, value))
-                elif isinstance(value, types.FunctionType) or hasattr(value, "__func__"):
+                if not watch(g, name, value) and (isinstance(value, types.FunctionType) or hasattr(value, "__func__")):
                     walk(value, depth - 1)
         for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
             if callable(value):
@@ -354,6 +376,29 @@ def _captured(fn, depth: int = 6) -> list:
 
     walk(fn, depth)
     return found
+
+
+def _contents(container, depth: int = 4):
+    """Everything in a list, tuple, dict or namespace, nested, in order (keys too); None when there is too much."""
+    out = []
+
+    def add(c, depth):
+        if type(c) is types.SimpleNamespace:
+            c = vars(c)
+        items = c.items() if type(c) is dict else ((None, v) for v in c)
+        for k, v in items:
+            out.append(k)
+            out.append(v)
+            if len(out) > _MAX_CONTENTS:
+                raise OverflowError
+            if depth and (type(v) in _CONTAINERS or type(v) is types.SimpleNamespace):
+                add(v, depth - 1)
+
+    try:
+        add(container, depth)
+    except OverflowError:
+        return None
+    return out
 
 
 def _names(code) -> set:
@@ -365,9 +410,18 @@ def _names(code) -> set:
 
 
 def _same_captured(captured: list) -> bool:
-    for holder, name, value in captured:
-        now = holder.cell_contents if name is None else holder.get(name)
+    for holder, name, value, contents in captured:
+        if name is None:
+            now = holder.cell_contents
+        elif name == "__dict__":
+            now = holder.__dict__
+        else:
+            now = holder.get(name)
         if now is not value:
             return False
+        if contents is not None:
+            again = _contents(value)
+            if again is None or len(again) != len(contents) or any(a is not b for a, b in zip(again, contents)):
+                return False
     return True
 

@@ -393,3 +393,45 @@ def test_an_unhashable_argument_runs_eagerly():
             cfg.p = p
             same(c(x, cfg), revad.grad(f)(x, cfg))
     assert c.stats["records"] == 0 and c.stats["eager"] == 5, c.stats
+
+
+PARAMS = {"w": np.array([1.0, 2.0])}
+
+
+def test_a_rebound_item_of_a_captured_container_is_seen():
+    # params["w"] = new: the dict keeps its identity, so only its contents show the change
+    g = compiled(revad.grad(lambda x: np.sum(PARAMS["w"] * x ** 2)))
+    layers = [(np.array([1.0, 1.0]), 0.5)]
+    h = compiled(revad.grad(lambda x: np.sum(layers[0][0] * x) * layers[0][1]))
+    x = np.array([1.0, 1.0])
+    saved = PARAMS["w"]
+    try:
+        a, b, c = np.array([1.0, 2.0]), np.array([3.0, 0.0]), np.array([0.0, 5.0])
+        for w in (a, a, b, b, c):
+            PARAMS["w"] = w
+            same(g(x), 2 * w * x)
+    finally:
+        PARAMS["w"] = saved
+    pairs = [(layers[0][0], scale) for scale in (0.5, 2.0, 3.0)]
+    for pair in (pairs[0], pairs[0], pairs[1], pairs[1], pairs[2]):
+        layers[0] = pair  # a list of (W, b) pairs, as autograd's examples keep them
+        same(h(x), np.array([pair[1], pair[1]]))
+    assert g.stats["records"] == 3 and h.stats["records"] == 3, (g.stats, h.stats)
+
+
+def test_a_rebound_attribute_of_a_bound_methods_object_is_seen():
+    class Model:
+        def __init__(self):
+            self.w = np.array([1.0, 2.0])
+
+        def loss(self, x):
+            return np.sum(self.w * x ** 2)
+
+    model = Model()
+    g = compiled(revad.grad(model.loss))
+    x = np.array([1.0, 1.0])
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 0.0])
+    for w in (a, a, b, b):
+        model.w = w
+        same(g(x), 2 * w)
+    assert g.stats["records"] == 2, g.stats
