@@ -83,6 +83,8 @@ class Program:
         self.slot_arrays: list = []  # index arrays standing for slots (their link to the recording is cut at the end)
         self.consts: dict = {}  # id(constant) -> slot
         self.const_values: dict = {}  # slot -> constant (held here, so the ids in ``consts`` stay valid)
+        self.const_states: dict = {}  # slot -> (shape, dtype, bytes) of a small array constant when it was taken
+        self.snapshots: list = []  # (large array constant, its copy when it was taken), compared when recording ends
         self.in_slots: list = []
         self.out_slots: list = []
         self.out_def = None
@@ -103,11 +105,36 @@ class Program:
 
     def const(self, value) -> int:
         slot = self.consts.get(id(value))
+        if type(value) is np.ndarray:
+            return self._array_const(value, slot)
         if slot is None:
             slot = self.n_slots
             self.n_slots = slot + 1
             self.consts[id(value)] = slot
             self.const_values[slot] = value
+        return slot
+
+    def _array_const(self, value: np.ndarray, slot) -> int:
+        """An array the function used, as it was at that moment: it may change in place later in the call (a buffer
+        filled after a first use), where eager evaluation had used the earlier values. A small array's contents are
+        noted, and a later use of changed contents is another constant (``finish`` puts the noted values back into
+        the earlier one); a large one is compared with a copy when recording ends."""
+        if value.size < BIG:
+            state = (value.shape, value.dtype, value.tobytes())
+            if slot is not None:
+                if self.const_states[slot] == state:
+                    return slot
+                self.const_values[slot] = _rebuilt(self.const_states[slot], value)
+        elif slot is not None:
+            return slot
+        else:
+            self.snapshots.append((value, value.copy()))
+            state = None
+        slot = self.n_slots
+        self.n_slots = slot + 1
+        self.consts[id(value)] = slot
+        self.const_values[slot] = value
+        self.const_states[slot] = state
         return slot
 
     def emit(self, fn, ins: tuple, params, dyn, ans) -> int:
@@ -129,6 +156,15 @@ class Program:
     # ---- finishing -----------------------------------------------------------------------------------------------
     def finish(self, out_leaves: list, out_def) -> None:
         """Fix the outputs, drop dead instructions and every recorded value that is not a constant."""
+        for value, copy in self.snapshots:
+            if value.shape != copy.shape or not np.array_equal(value, copy, equal_nan=value.dtype.kind in "fc"):
+                raise NotReplayable(f"an array of shape {copy.shape} that the function used was changed in place "
+                                    "later in the call (a replay would use its final values throughout)")
+        self.snapshots = []
+        for slot, state in self.const_states.items():
+            value = self.const_values[slot]
+            if state is not None and (value.shape, value.dtype, value.tobytes()) != state:
+                self.const_values[slot] = _rebuilt(state, value)
         consts = [c for c in self.const_values.values() if isinstance(c, np.ndarray)]
         for leaf in out_leaves:
             if type(leaf) is Rec and leaf._level == self.level:
@@ -160,6 +196,7 @@ class Program:
         for s, value in self.const_values.items():
             self.template[s] = value
         self.const_values = {}
+        self.const_states = {}
         self.consts = {}
         for a in self.slot_arrays:  # (the program's params may still see them: no way back to the recording)
             a._recorder = None
@@ -242,6 +279,13 @@ class Program:
 
     def __len__(self) -> int:
         return len(self.code)
+
+
+def _rebuilt(state: tuple, like: np.ndarray) -> np.ndarray:
+    """A new array holding the contents ``state`` noted (in ``like``'s memory order, which BLAS results follow)."""
+    shape, dtype, data = state
+    value = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    return np.asfortranarray(value) if like.flags.f_contiguous and not like.flags.c_contiguous else value
 
 
 def fill_params(params: dict, dyn: tuple, slots: list) -> dict:

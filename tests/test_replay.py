@@ -435,3 +435,27 @@ def test_a_rebound_attribute_of_a_bound_methods_object_is_seen():
         model.w = w
         same(g(x), 2 * w)
     assert g.stats["records"] == 2, g.stats
+
+
+def test_a_buffer_changed_in_place_after_its_use_keeps_the_value_it_had():
+    # the program took constants by identity: a buffer filled after a first use replayed its final values there
+    # (silently, when the first replay's point hid the difference)
+    def f(x):
+        buf = np.zeros(3)
+        y = np.sum(np.maximum(x, 0.0) * buf)
+        buf[:] = 1.0
+        return y + np.sum(x * x * buf)
+
+    replayed(revad.value_and_grad(f), (np.array([1.0, 2.0, 3.0]),), (np.array([-1.0, -2.0, -3.0]),),
+             (np.array([1.0, 2.0, 3.0]),), (np.array([0.5, -2.0, 3.0]),))
+
+    def g(x):  # a large one is not copied at every use: recording it refuses instead
+        buf = np.zeros(5000)
+        y = np.sum(x * buf)
+        buf += 1.0
+        return y + np.sum(x * buf)
+
+    c = compiled(revad.grad(g))
+    with pytest.warns(ReplayWarning, match="changed in place"):
+        same(c(np.ones(5000)), revad.grad(g)(np.ones(5000)))
+    assert c.stats["records"] == 0 and c.stats["eager"] == 1, c.stats
