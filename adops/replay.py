@@ -482,13 +482,26 @@ class Rec(Traced):
         return self._wrap(ans, out, False)
 
     def _params(self, params):
-        """Params with recorded values in them: the values now, and (key, position, slot) to refill at replay."""
+        """Params with recorded values in them: the values now, and (key, position, slot) to refill at replay.
+
+        Plain arrays among them (an index) are copied: the function may change one in place after this op used it,
+        and the program must keep what the op saw."""
         level = self._level
         dyn = []
         fixed = None
         for key, v in params.items():
+            if type(v) is np.ndarray:
+                fixed = dict(params) if fixed is None else fixed
+                fixed[key] = v.copy(order="K")
+                continue
             if type(v) is tuple:
                 for pos, w in enumerate(v):
+                    if type(w) is np.ndarray:
+                        fixed = dict(params) if fixed is None else fixed
+                        items = list(fixed[key])
+                        items[pos] = w.copy(order="K")
+                        fixed[key] = tuple(items)
+                        continue
                     s = self._param_slot(w, level)
                     if s is not None:
                         dyn.append((key, pos, s))
@@ -608,6 +621,9 @@ class Rec(Traced):
         for key, a in kwargs.items():
             kw_values[key], kw_spec[key] = take(a)
         ans = fn(*values, **kw_values)
+        # (plain arrays among the arguments are copied: the function may change them in place after this call)
+        values = [v.copy(order="K") if type(v) is np.ndarray else v for v in values]
+        kw_values = {k: v.copy(order="K") if type(v) is np.ndarray else v for k, v in kw_values.items()}
         call = _rebuilt_call(fn, tuple(spec), values, kw_spec, kw_values)
         out = prog.emit(call, tuple(ins), None, None, ans)
         return self._wrap(ans, out, shaped, name=getattr(fn, "__name__", "a NumPy function"))

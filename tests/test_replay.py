@@ -459,3 +459,15 @@ def test_a_buffer_changed_in_place_after_its_use_keeps_the_value_it_had():
     with pytest.warns(ReplayWarning, match="changed in place"):
         same(c(np.ones(5000)), revad.grad(g)(np.ones(5000)))
     assert c.stats["records"] == 0 and c.stats["eager"] == 1, c.stats
+
+
+def test_an_index_changed_in_place_after_its_use_keeps_the_value_it_had():
+    # ops' params (an index) and the arguments of NumPy calls without a rule were held by reference
+    def f(x):
+        idx = np.array([0, 1])
+        y = np.sum(np.maximum(x[idx], 0.0) ** 2) + np.sum(np.interp(x, np.array([0.0, 1.0]), idx * 1.0))
+        idx[0] = 3
+        return y + np.sum(x[idx] ** 3)
+
+    replayed(revad.value_and_grad(f), (np.array([1.0, 2.0, 3.0, 4.0]),), (np.array([-1.0, -2.0, 3.0, 4.0]),),
+             (np.array([1.0, 2.0, 3.0, -4.0]),), (np.array([0.5, -2.0, 3.0, 0.25]),))
