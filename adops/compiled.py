@@ -52,15 +52,16 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
     are kept per function, so a function alternating between two branches replays both.
 
     **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
-    functions it captures), in lists, tuples and dicts it captures (``params["W"]``, up to 256 entries), and the
-    attributes of the object of a bound method (``self.W`` in ``revad.grad(model.loss)``) are constants of the
-    program, checked by *identity* at every call: rebinding the name, item or attribute (``W = W_new``,
-    ``params["W"] = W_new``) records again. An array changed *in place* keeps its identity and is **not detected**:
-    whatever was computed from it while recording (the backward rules multiply it into the seeds as plain NumPy,
-    Python decisions on its values) stays as recorded, so the replay would use the old values. Pass arrays that
-    change as arguments (they are inputs), or call ``.clear()`` after changing one. Comparing a copy at every call
-    would cost as much as the replay itself for the benchmark maps, so it is not done. Attributes of other objects
-    (``model.W`` read inside a plain function) are not followed: the same rule applies to them.
+    functions it captures, which are checked by identity too: redefining a helper records again), in lists, tuples
+    and dicts it captures (``params["W"]``, up to 256 entries), and the attributes of the object of a bound method
+    (``self.W`` in ``revad.grad(model.loss)``) are constants of the program, checked by *identity* at every call:
+    rebinding the name, item or attribute (``W = W_new``, ``params["W"] = W_new``) records again. An array changed
+    *in place* keeps its identity and is **not detected**: whatever was computed from it while recording (the
+    backward rules multiply it into the seeds as plain NumPy, Python decisions on its values) stays as recorded, so
+    the replay would use the old values. Pass arrays that change as arguments (they are inputs), or call
+    ``.clear()`` after changing one. Comparing a copy at every call would cost as much as the replay itself for the
+    benchmark maps, so it is not done. Attributes of other objects (``model.W`` read inside a plain function) are
+    not followed: the same rule applies to them.
 
     **Pure functions.** Like ``jax.jit``, replay assumes ``fn`` depends on nothing but its arguments and what it
     captures: random numbers drawn inside it (``np.random``), the time, or files read are fixed at the recording,
@@ -359,8 +360,10 @@ def _captured(fn, depth: int = 6) -> list:
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            if not watch(cell, None, value) and callable(value):
-                walk(value, depth - 1)
+            if not watch(cell, None, value):
+                found.append((cell, None, value, None))  # a function rebound (nonlocal h; h = g) is a new program
+                if callable(value):
+                    walk(value, depth - 1)
         library = (func.__module__ or "").split(".")[0] in _LIBRARY
         if library:
             return
@@ -368,8 +371,10 @@ def _captured(fn, depth: int = 6) -> list:
         for name in _names(func.__code__):
             if name in g:
                 value = g[name]
-                if not watch(g, name, value) and (isinstance(value, types.FunctionType) or hasattr(value, "__func__")):
-                    walk(value, depth - 1)
+                if not watch(g, name, value):
+                    found.append((g, name, value, None))  # a helper redefined (a notebook cell run again)
+                    if isinstance(value, types.FunctionType) or hasattr(value, "__func__"):
+                        walk(value, depth - 1)
         for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
             if callable(value):
                 walk(value, depth - 1)

@@ -471,3 +471,23 @@ def test_an_index_changed_in_place_after_its_use_keeps_the_value_it_had():
 
     replayed(revad.value_and_grad(f), (np.array([1.0, 2.0, 3.0, 4.0]),), (np.array([-1.0, -2.0, 3.0, 4.0]),),
              (np.array([1.0, 2.0, 3.0, -4.0]),), (np.array([0.5, -2.0, 3.0, 0.25]),))
+
+
+def _helper(x):
+    return np.sin(x)
+
+
+def test_a_redefined_helper_is_seen():
+    # a helper redefined (a notebook cell run again) or a function in a closure rebound replayed the old one
+    global _helper
+    f = lambda x: np.sum(_helper(x) ** 2)
+    c = compiled(revad.grad(f))
+    x = np.array([0.3, 0.7])
+    saved = _helper
+    try:
+        for helper in (np.sin, np.sin, np.cos, np.cos, np.tanh):
+            _helper = helper
+            same(c(x), revad.grad(f)(x))
+    finally:
+        _helper = saved
+    assert c.stats["records"] == 3, c.stats
