@@ -165,9 +165,10 @@ class Compiled:
             self.eager[sig] = "its replay disagreed with eager evaluation"
             for p in list(self.programs.get(sig, [])):
                 self._drop(p, sig)
-            warnings.warn(f"compiled({self.__name__}): a replay disagreed with eager evaluation (a bug in replay, "
-                          "please report it); running it eagerly for these argument shapes", ReplayWarning,
-                          stacklevel=3)
+            warnings.warn(f"compiled({self.__name__}): a replay disagreed with eager evaluation: the function is "
+                          "not pure (random numbers drawn inside it, state it changes or reads besides its arguments "
+                          "and captured arrays), or this is a bug in replay (please report it); running it eagerly "
+                          "for these argument shapes", ReplayWarning, stacklevel=3)
             return expected
         prog.out_fix = fixes
         prog.verified = True

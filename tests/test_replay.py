@@ -491,3 +491,12 @@ def test_a_redefined_helper_is_seen():
     finally:
         _helper = saved
     assert c.stats["records"] == 3, c.stats
+
+
+def test_random_numbers_drawn_inside_are_named_when_the_replay_disagrees():
+    rng = np.random.default_rng(0)
+    c = compiled(revad.grad(lambda x: np.sum(x * rng.normal(size=2))))
+    c(np.ones(2))
+    with pytest.warns(ReplayWarning, match="not pure"):
+        c(np.ones(2))
+    assert c.stats["eager"] == 0 and c.stats["records"] == 1 and len(c.lru) == 0, c.stats
