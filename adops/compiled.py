@@ -162,7 +162,7 @@ class Compiled:
                 ok = False
                 break
         if not ok:
-            self.eager[sig] = "its replay disagreed with eager evaluation"
+            self._run_eagerly(sig, "its replay disagreed with eager evaluation")
             for p in list(self.programs.get(sig, [])):
                 self._drop(p, sig)
             warnings.warn(f"compiled({self.__name__}): a replay disagreed with eager evaluation: the function is "
@@ -174,6 +174,12 @@ class Compiled:
         prog.verified = True
         self._used(prog, sig)
         return expected
+
+    def _run_eagerly(self, sig, why: str) -> None:
+        # bounded like the programs: each entry holds the static arguments of its signature
+        self.eager[sig] = why
+        while len(self.eager) > 8 * self.max_programs:
+            del self.eager[next(iter(self.eager))]
 
     def _drop(self, prog: Program, sig) -> None:
         self.lru.pop(prog, None)
@@ -216,7 +222,7 @@ class Compiled:
             out_leaves, out_def = flatten(out)
             prog.finish(out_leaves, out_def)
         except NotReplayable as err:
-            self.eager[sig] = str(err)
+            self._run_eagerly(sig, str(err))
             warnings.warn(f"compiled({self.__name__}): cannot replay ({err}); running it eagerly for these argument "
                           "shapes", ReplayWarning, stacklevel=3)
             self.stats["eager"] += 1

@@ -500,3 +500,12 @@ def test_random_numbers_drawn_inside_are_named_when_the_replay_disagrees():
     with pytest.warns(ReplayWarning, match="not pure"):
         c(np.ones(2))
     assert c.stats["eager"] == 0 and c.stats["records"] == 1 and len(c.lru) == 0, c.stats
+
+
+def test_the_signatures_that_run_eagerly_are_bounded_too():
+    c = compiled(lambda x, k: np.sum(x) + complex(x[0]).real * k, max_programs=2)  # complex(): not replayable
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReplayWarning)
+        for k in range(100):
+            assert c(np.ones(3), k) == 3.0 + k
+    assert len(c.eager) <= 16 and c.stats["eager"] == 100, (len(c.eager), c.stats)
