@@ -68,6 +68,12 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
     and side effects (printing, appending to a list) happen when it records (and once more when its first replay is
     checked against an eager call), not at replays. Draw random numbers outside and pass them in.
 
+    **Types are not values.** While recording, ``fn`` sees its array and float arguments as recorded values, as
+    ``jax.jit`` shows tracers: ``isinstance(s, float)``, ``isinstance(data, np.ndarray)`` and ``type(x) is ...`` are
+    False there, and no guard can see such a test, so a branch on an argument's *type* is replayed as the recording
+    took it even where eager evaluation takes the other (not detected when both give the same numbers at the first
+    replay's point). Branch on values, or pass the choice as a static argument.
+
     **Faithful or eager.** What a recording cannot follow (a NumPy function without a rule applied to a value
     computed from the inputs, item assignment into such a value, ``x += y`` on an argument, a value traced by an
     outer transformation, an output that is not an array) makes ``compiled`` run ``fn`` eagerly for that signature,
