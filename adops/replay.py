@@ -572,6 +572,20 @@ class Rec(Traced):
         return self._generic(getattr(ufunc, method), inputs, kwargs, True)
 
     def _dispatch(self, key, args, kwargs):
+        entry = DISPATCH.get(key)
+        if entry is not None and entry[0].composite:
+            # a composite that runs NumPy's own function on plain positions (np.delete(x, np.argmax(x)) moves
+            # elements by ``adops.arrays.moved``) calls it again with this value among its parameters, and the
+            # positions it computes are used as plain indices: no faithful program (it recursed without end)
+            if key in _IN_COMPOSITE:
+                from .core import callable_name
+
+                raise NotReplayable(f"{callable_name(key)} with a parameter computed from the inputs")
+            _IN_COMPOSITE.add(key)
+            try:
+                return super()._dispatch(key, args, kwargs)
+            finally:
+                _IN_COMPOSITE.discard(key)
         try:
             return super()._dispatch(key, args, kwargs)
         except NotReplayable:
@@ -752,6 +766,9 @@ class Rec(Traced):
 
     def __repr__(self) -> str:
         return f"Rec(s{self._slot}, primal={self.primal!r})"
+
+
+_IN_COMPOSITE: set = set()  # the composites whose implementation is running on recorded values
 
 
 def _same_round0(v, expected) -> bool:

@@ -509,3 +509,15 @@ def test_the_signatures_that_run_eagerly_are_bounded_too():
         for k in range(100):
             assert c(np.ones(3), k) == 3.0 + k
     assert len(c.eager) <= 16 and c.stats["eager"] == 100, (len(c.eager), c.stats)
+
+
+def test_a_composite_given_a_recorded_parameter_runs_eagerly():
+    # np.delete / np.insert at a position computed from the inputs recursed without end while recording
+    for f in (lambda x: np.sum(np.delete(x, np.argmax(x)) ** 2),
+              lambda x: np.sum(np.insert(x, np.argmin(x), x[0]) ** 2)):
+        c = compiled(revad.grad(f))
+        x = np.array([1.0, 3.0, 2.0])
+        with pytest.warns(ReplayWarning, match="computed from the inputs"):
+            same(c(x), revad.grad(f)(x))
+        same(c(x[::-1].copy()), revad.grad(f)(x[::-1].copy()))  # (eager, without a second warning)
+        assert c.stats["records"] == 0 and c.stats["eager"] == 2, c.stats
