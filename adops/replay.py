@@ -29,6 +29,10 @@ from .core import DISPATCH, INFINITE, NO_PARAMS, OPS, UFUNC_CALLS
 from .frontend import Traced, _top
 from .trees import as_input as _as_input
 
+# NumPy's floating-point error state (np.errstate) as one object, when NumPy exposes it: an ``np.errstate(...
+# "raise")`` inside the function makes NumPy raise where a replay, run under the caller's state, would not
+_ERRSTATE = getattr(getattr(getattr(np, "_core", None), "_multiarray_umath", None), "_extobj_contextvar", None)
+
 
 class NotReplayable(TypeError):
     """Raised while recording when a replay could not be faithful (``compiled`` then runs the function eagerly)."""
@@ -94,6 +98,7 @@ class Program:
         self.replays = 0
         self.verified = False  # the first replay is checked against an eager call (adops.compiled)
         self.fast = None  # the generated function, once there is one
+        self.errstate = _ERRSTATE.get() if _ERRSTATE is not None else None  # the caller's, when recording began
         self.source = None
 
     # ---- recording -------------------------------------------------------------------------------------------
@@ -425,6 +430,8 @@ class Rec(Traced):
     def _apply(self, op, arrays, params):
         prog = self._prog
         level = self._level
+        if _ERRSTATE is not None and _ERRSTATE.get() is not prog.errstate:
+            _errstate_changed(prog)
         if len(arrays) == 1:  # the common cases first (this is the recording's hot path)
             a = arrays[0]
             if type(a) is Rec and a._level == level:
@@ -634,6 +641,8 @@ class Rec(Traced):
         kw_values = {}
         for key, a in kwargs.items():
             kw_values[key], kw_spec[key] = take(a)
+        if _ERRSTATE is not None and _ERRSTATE.get() is not prog.errstate:
+            _errstate_changed(prog)
         ans = fn(*values, **kw_values)
         # (plain arrays among the arguments are copied: the function may change them in place after this call)
         values = [v.copy(order="K") if type(v) is np.ndarray else v for v in values]
@@ -766,6 +775,17 @@ class Rec(Traced):
 
     def __repr__(self) -> str:
         return f"Rec(s{self._slot}, primal={self.primal!r})"
+
+
+def _errstate_changed(prog: Program) -> None:
+    """The function changed NumPy's error state while recording: a state that raises cannot be replayed (the replay
+    runs under the caller's state, and the function may catch the error to take another branch); another state only
+    changes which warnings are shown."""
+    state = np.geterr()
+    if "raise" in state.values() or "call" in state.values():
+        raise NotReplayable("np.errstate(...='raise') inside the function (a replay would not raise where eager "
+                            "evaluation does)")
+    prog.errstate = _ERRSTATE.get()
 
 
 _IN_COMPOSITE: set = set()  # the composites whose implementation is running on recorded values

@@ -521,3 +521,24 @@ def test_a_composite_given_a_recorded_parameter_runs_eagerly():
             same(c(x), revad.grad(f)(x))
         same(c(x[::-1].copy()), revad.grad(f)(x[::-1].copy()))  # (eager, without a second warning)
         assert c.stats["records"] == 0 and c.stats["eager"] == 2, c.stats
+
+
+def test_an_errstate_that_raises_inside_the_function_runs_eagerly():
+    # a replay runs under the caller's error state: the except branch eager evaluation takes was never taken
+    def f(x):
+        with np.errstate(divide="raise", invalid="raise"):
+            try:
+                y = np.log(x)
+            except FloatingPointError:
+                y = x * 0.0
+        return np.sum(y * x)
+
+    c = compiled(revad.grad(f))
+    with pytest.warns(ReplayWarning, match="errstate"):
+        same(c(np.array([1.0, 2.0])), revad.grad(f)(np.array([1.0, 2.0])))
+    for x in ([2.0, 3.0], [0.0, 1.0], [-1.0, 1.0]):
+        same(c(np.array(x)), revad.grad(f)(np.array(x)))
+    g = compiled(revad.grad(lambda x: np.sum(x * np.log(x))))  # the caller's state applies to replays as to eager
+    g(np.array([1.0, 2.0]))
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        g(np.array([0.0, 2.0]))
