@@ -223,8 +223,11 @@ class Compiled:
         # the cyclic collector would scan the growing program at every generation-0 collection (2 us per
         # instruction); the recording is one bounded call, so it runs without automatic collections
         gc.disable()
+        refused = NotReplayable.raised
         try:
             out = self.fn(*rargs, **rkwargs)
+            if NotReplayable.raised != refused:
+                raise NotReplayable(f"{NotReplayable.last}, raised inside the function and caught there")
             out_leaves, out_def = flatten(out)
             prog.finish(out_leaves, out_def)
         except NotReplayable as err:

@@ -35,7 +35,18 @@ _ERRSTATE = getattr(getattr(getattr(np, "_core", None), "_multiarray_umath", Non
 
 
 class NotReplayable(TypeError):
-    """Raised while recording when a replay could not be faithful (``compiled`` then runs the function eagerly)."""
+    """Raised while recording when a replay could not be faithful (``compiled`` then runs the function eagerly).
+
+    Each one is counted (``raised``), so that a recording knows of it even when the function caught it (it is a
+    ``TypeError``, and ``except Exception: <another way>`` would record the other way as if it were eager's)."""
+
+    raised = 0
+    last = ""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        NotReplayable.raised += 1
+        NotReplayable.last = str(args[0]) if args else ""
 
 
 class Stale(Exception):

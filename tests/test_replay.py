@@ -542,3 +542,21 @@ def test_an_errstate_that_raises_inside_the_function_runs_eagerly():
     g(np.array([1.0, 2.0]))
     with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
         g(np.array([0.0, 2.0]))
+
+
+def test_a_refusal_the_function_catches_still_runs_it_eagerly():
+    # NotReplayable is a TypeError: caught by the function, the recording went on down the other branch and even
+    # the first call returned that branch's numbers
+    def f(x, data):
+        try:
+            d = data.copy()
+            d[0] = 0.0
+        except Exception:
+            d = data
+        return np.sum(x * d)
+
+    c = compiled(revad.grad(f))
+    with pytest.warns(ReplayWarning, match="caught there"):
+        same(c(np.ones(2), np.array([1.0, 2.0])), np.array([0.0, 2.0]))
+    same(c(np.ones(2), np.array([3.0, 2.0])), np.array([0.0, 2.0]))
+    assert c.stats["records"] == 0, c.stats
