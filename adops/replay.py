@@ -784,6 +784,19 @@ class Rec(Traced):
     def flat(self):
         raise NotReplayable("x.flat of a recorded value")
 
+    def __getattr__(self, name):
+        # an ndarray attribute no engine has (x.tobytes(), x.ctypes, x.setflags, x.resize): eager evaluation would
+        # answer it on a plain argument, so the call runs eagerly rather than failing
+        if not name.startswith("_") and hasattr(np.ndarray, name):
+            raise NotReplayable(f"x.{name} of a recorded value")
+        raise AttributeError(f"'Rec' object has no attribute '{name}'")
+
+    def __bytes__(self):
+        raise NotReplayable("bytes() of a recorded value")
+
+    def __buffer__(self, flags):  # (Python 3.12 and later: memoryview() and other buffer users)
+        raise NotReplayable("the buffer of a recorded value")
+
     def __repr__(self) -> str:
         return f"Rec(s{self._slot}, primal={self.primal!r})"
 

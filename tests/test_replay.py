@@ -560,3 +560,18 @@ def test_a_refusal_the_function_catches_still_runs_it_eagerly():
         same(c(np.ones(2), np.array([1.0, 2.0])), np.array([0.0, 2.0]))
     same(c(np.ones(2), np.array([3.0, 2.0])), np.array([0.0, 2.0]))
     assert c.stats["records"] == 0, c.stats
+
+
+@pytest.mark.parametrize("use", [lambda d: len(d.tobytes()), lambda d: d.ctypes.data > 0, lambda d: len(bytes(d)),
+                                 lambda d: d.copy().setflags(write=False) is None, lambda d: d.nbytes],
+                         ids=["tobytes", "ctypes", "bytes", "setflags", "nbytes"])
+def test_ndarray_attributes_without_a_recording_run_eagerly(use):
+    # a non-differentiated argument is a recorded value: an ndarray attribute it lacks raised AttributeError where
+    # eager evaluation answers
+    f = lambda x, data: np.sum(x ** 2) * float(use(data))
+    c = compiled(revad.grad(f))
+    x, data = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReplayWarning)
+        for _ in range(3):
+            same(c(x, data), revad.grad(f)(x, data))
