@@ -703,6 +703,15 @@ class Rec(Traced):
         self._prog.guard(_same_round_digits(ndigits), self._slot, value)
         return value
 
+    def __str__(self) -> str:
+        # str() and format() show the values to Python (a key, a branch on the text): guarded like float()
+        return self._guard(same_str, str(self.primal))
+
+    def __format__(self, spec: str) -> str:
+        value = format(self.primal, spec)
+        self._prog.guard(_same_format(spec), self._slot, value)
+        return value
+
     def item(self, *args):
         if args:
             raise NotReplayable(".item(index) of a recorded value")
@@ -813,6 +822,17 @@ def _errstate_changed(prog: Program) -> None:
 
 
 _IN_COMPOSITE: set = set()  # the composites whose implementation is running on recorded values
+
+
+def same_str(v, expected) -> bool:
+    return str(v) == expected
+
+
+def _same_format(spec: str):
+    def test(v, expected) -> bool:
+        return format(v, spec) == expected
+
+    return test
 
 
 def _same_round0(v, expected) -> bool:

@@ -575,3 +575,12 @@ def test_ndarray_attributes_without_a_recording_run_eagerly(use):
         warnings.simplefilter("ignore", ReplayWarning)
         for _ in range(3):
             same(c(x, data), revad.grad(f)(x, data))
+
+
+def test_str_and_format_of_a_recorded_value_are_guards():
+    # str() gave the recording's repr and format() raised: the first call took the wrong branch
+    f = lambda x, d: np.sum(x ** 2) * (2.0 if str(d) == "[1. 2.]" else 1.0) + len(f"{d[0]:.1f}")
+    x = np.ones(2)
+    c = replayed(revad.grad(f), (x, np.array([1.0, 2.0])), (x, np.array([1.0, 2.0])), (x, np.array([1.0, 3.0])),
+                 (x, np.array([10.0, 2.0])), (x, np.array([1.0, 2.0])))
+    assert c.stats["records"] == 3, c.stats
