@@ -53,15 +53,15 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
 
     **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
     functions it captures, which are checked by identity too: redefining a helper records again), in lists, tuples
-    and dicts it captures (``params["W"]``, up to 256 entries), and the attributes of the object of a bound method
-    (``self.W`` in ``revad.grad(model.loss)``) are constants of the program, checked by *identity* at every call:
-    rebinding the name, item or attribute (``W = W_new``, ``params["W"] = W_new``) records again. An array changed
-    *in place* keeps its identity and is **not detected**: whatever was computed from it while recording (the
-    backward rules multiply it into the seeds as plain NumPy, Python decisions on its values) stays as recorded, so
-    the replay would use the old values. Pass arrays that change as arguments (they are inputs), or call
-    ``.clear()`` after changing one. Comparing a copy at every call would cost as much as the replay itself for the
-    benchmark maps, so it is not done. Attributes of other objects (``model.W`` read inside a plain function) are
-    not followed: the same rule applies to them.
+    and dicts it captures (``params["W"]``; up to 128 entries, nested ones within 256 in all), and the attributes of
+    the object of a bound method (``self.W`` in ``revad.grad(model.loss)``) are constants of the program, checked by
+    *identity* at every call: rebinding the name, item or attribute (``W = W_new``, ``params["W"] = W_new``) records
+    again. An array changed *in place* keeps its identity and is **not detected**: whatever was computed from it
+    while recording (the backward rules multiply it into the seeds as plain NumPy, Python decisions on its values)
+    stays as recorded, so the replay would use the old values. Pass arrays that change as arguments (they are
+    inputs), or call ``.clear()`` after changing one. Comparing a copy at every call would cost as much as the
+    replay itself for the benchmark maps, so it is not done. Attributes of other objects (``model.W`` read inside a
+    plain function) are not followed: the same rule applies to them.
 
     **Pure functions.** Like ``jax.jit``, replay assumes ``fn`` depends on nothing but its arguments and what it
     captures: random numbers drawn inside it (``np.random``), the time, or files read are fixed at the recording,
@@ -324,7 +324,7 @@ def _freeze(treedef):
 _LIBRARY = ("adops", "revad", "dualad", "numpy", "scipy", "compare")
 _WATCHED = (np.ndarray, np.generic, float, int, complex, bool)
 _CONTAINERS = (list, tuple, dict)
-_MAX_CONTENTS = 256  # larger captured containers are not followed (comparing them would cost more than a replay)
+_MAX_CONTENTS = 256  # what is compared of a captured container (more would cost as much as a replay)
 
 
 def _captured(fn, depth: int = 6) -> list:
@@ -400,25 +400,27 @@ def _captured(fn, depth: int = 6) -> list:
 
 
 def _contents(container, depth: int = 4):
-    """Everything in a list, tuple, dict or namespace, nested, in order (keys too); None when there is too much."""
+    """Everything in a list, tuple, dict or namespace, nested, in order (keys too); None when it holds too much. A
+    nested container beyond the budget is compared by identity only."""
+    if type(container) is types.SimpleNamespace:
+        container = vars(container)
+    if len(container) > _MAX_CONTENTS // 2:
+        return None
     out = []
 
     def add(c, depth):
         if type(c) is types.SimpleNamespace:
             c = vars(c)
-        items = c.items() if type(c) is dict else ((None, v) for v in c)
+        items = list(c.items()) if type(c) is dict else [(None, v) for v in c]
         for k, v in items:
             out.append(k)
             out.append(v)
-            if len(out) > _MAX_CONTENTS:
-                raise OverflowError
-            if depth and (type(v) in _CONTAINERS or type(v) is types.SimpleNamespace):
+        for _, v in items:
+            if depth and (type(v) in _CONTAINERS or type(v) is types.SimpleNamespace) and \
+                    len(out) + 2 * len(v) <= _MAX_CONTENTS:
                 add(v, depth - 1)
 
-    try:
-        add(container, depth)
-    except OverflowError:
-        return None
+    add(container, depth)
     return out
 
 

@@ -584,3 +584,20 @@ def test_str_and_format_of_a_recorded_value_are_guards():
     c = replayed(revad.grad(f), (x, np.array([1.0, 2.0])), (x, np.array([1.0, 2.0])), (x, np.array([1.0, 3.0])),
                  (x, np.array([10.0, 2.0])), (x, np.array([1.0, 2.0])))
     assert c.stats["records"] == 3, c.stats
+
+
+def test_a_bound_methods_object_with_a_large_attribute_is_still_followed():
+    class Model:
+        def __init__(self):
+            self.w = np.array([1.0, 2.0])
+            self.data = list(range(1000))  # (too much to compare: it must not hide self.w)
+
+        def loss(self, x):
+            return np.sum(self.w * x ** 2)
+
+    model = Model()
+    g = compiled(revad.grad(model.loss))
+    x = np.array([1.0, 1.0])
+    g(x)
+    model.w = np.array([3.0, 0.0])
+    same(g(x), np.array([6.0, 0.0]))
