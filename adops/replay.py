@@ -575,7 +575,13 @@ class Rec(Traced):
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
-        if any(isinstance(a, Traced) and a._level > self._level for a in inputs) or kwargs.get("out") is not None:
+        outer = any(isinstance(a, Traced) and a._level > self._level for a in inputs)
+        out = kwargs.get("out")
+        if out is not None and not outer and not any(isinstance(o, Traced) for o in
+                                                     (out if type(out) is tuple else (out,))):
+            # eager evaluation writes into the plain array; the program would not (its later uses are constants)
+            raise NotReplayable(f"np.{ufunc.__name__}(..., out=) writing into a plain array")
+        if outer or out is not None:
             return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
         if method == "__call__":
             if not kwargs:
@@ -612,8 +618,13 @@ class Rec(Traced):
             # the registry refuses a call on values nothing differentiates (np.sum(mask, dtype=int)); eager NumPy
             # would answer it on plain arrays, so it is recorded as it is
             fn = getattr(key[0], key[1]) if isinstance(key, tuple) else key
-            if isinstance(fn, str) or kwargs.get("out") is not None or _outer(args, kwargs, self._level):
+            if isinstance(fn, str) or _outer(args, kwargs, self._level):
                 raise
+            out = kwargs.get("out")
+            if out is not None:
+                if isinstance(out, Traced):
+                    raise
+                raise NotReplayable(f"{getattr(fn, '__name__', fn)}(..., out=) writing into a plain array") from None
             return self._generic(fn, args, kwargs, True)
 
     def _no_rule(self, key, args, kwargs):
@@ -655,6 +666,9 @@ class Rec(Traced):
         if _ERRSTATE is not None and _ERRSTATE.get() is not prog.errstate:
             _errstate_changed(prog)
         ans = fn(*values, **kw_values)
+        if ans is None:  # np.copyto, np.put, np.place, np.putmask, np.add.at: it wrote into an array in place
+            raise NotReplayable(f"{getattr(fn, '__name__', fn)} writing into an array in place (the program would "
+                                "keep that array's values as they are now)")
         # (plain arrays among the arguments are copied: the function may change them in place after this call)
         values = [v.copy(order="K") if type(v) is np.ndarray else v for v in values]
         kw_values = {k: v.copy(order="K") if type(v) is np.ndarray else v for k, v in kw_values.items()}

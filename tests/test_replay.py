@@ -601,3 +601,30 @@ def test_a_bound_methods_object_with_a_large_attribute_is_still_followed():
     g(x)
     model.w = np.array([3.0, 0.0])
     same(g(x), np.array([6.0, 0.0]))
+
+
+def _fill(write):
+    def f(x, d):
+        buf = np.zeros(2)
+        write(buf, d)
+        return np.sum(x ** 2 * buf)
+
+    return f
+
+
+@pytest.mark.parametrize("write", [lambda b, d: np.copyto(b, d), lambda b, d: np.put(b, [0], d[0]),
+                                   lambda b, d: np.place(b, [True, False], d[0]),
+                                   lambda b, d: np.putmask(b, [True, False], d[0]),
+                                   lambda b, d: np.add.at(b, [0, 0], d[0]),
+                                   lambda b, d: np.multiply(d, 2.0, out=b), lambda b, d: np.cumsum(d, out=b)],
+                         ids=["copyto", "put", "place", "putmask", "add.at", "ufunc out=", "cumsum out="])
+def test_numpy_writing_a_recorded_value_into_a_plain_array_runs_eagerly(write):
+    # the write happened at the recording only: the plain array's later uses were constants (silently stale)
+    f = _fill(write)
+    c = compiled(revad.grad(f))
+    x = np.array([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReplayWarning)
+        for d in (x, x, 2 * x, 3 * x):
+            same(c(x, d), revad.grad(f)(x, d))
+    assert c.stats["records"] == 0, c.stats
