@@ -21,6 +21,7 @@ often enough.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -339,8 +340,15 @@ def same_bool(v, expected) -> bool:
     return bool(v) is expected
 
 
+def _same_number(got, expected) -> bool:
+    """Equal, with the sign of a zero (1 / x, math.copysign and str tell -0.0 from 0.0) and NaN equal to NaN."""
+    if got == expected:
+        return not (isinstance(got, float) and got == 0) or math.copysign(1.0, got) == math.copysign(1.0, expected)
+    return got != got and expected != expected
+
+
 def same_float(v, expected) -> bool:
-    return float(v) == expected
+    return _same_number(float(v), expected)
 
 
 def same_int(v, expected) -> bool:
@@ -355,8 +363,14 @@ def same_shape(v, expected) -> bool:
     return np.shape(v) == expected
 
 
-def same_array(v, expected) -> bool:
-    return np.array_equal(v, expected, equal_nan=np.asarray(expected).dtype.kind in "fc")
+def _bits(v) -> tuple:
+    a = np.asarray(v)
+    return a.shape, a.dtype, a.tobytes()
+
+
+def same_bits(v, expected) -> bool:
+    """The very same array (np.array_equal takes -0.0 for 0.0, and a constant made of one would keep its sign)."""
+    return _bits(v) == expected
 
 
 def same_value(v, expected) -> bool:
@@ -372,12 +386,9 @@ def _tolist(v):
 
 
 def same_item(v, expected) -> bool:
-    got = _item(v)
-    return got == expected or (got != got and expected != expected)
+    return _same_number(_item(v), expected)
 
 
-def same_list(v, expected) -> bool:
-    return _tolist(v) == expected
 
 
 def same_hash(v, expected) -> bool:
@@ -734,13 +745,14 @@ class Rec(Traced):
         return value
 
     def tolist(self):
-        return self._guard(same_list, _tolist(self.primal))
+        self._prog.guard(same_bits, self._slot, _bits(self.primal))
+        return _tolist(self.primal)
 
     def __array__(self, dtype=None, copy=None):
         # np.asarray / np.array of a value computed from the inputs: the plain copy would be a constant of the program,
         # so the replay checks that the values are still the same
         value = np.array(self.primal, copy=True)
-        self._prog.guard(same_array, self._slot, value)
+        self._prog.guard(same_bits, self._slot, _bits(value))
         return value if dtype is None else value.astype(dtype)
 
     def as_index(self) -> tuple:
@@ -855,7 +867,7 @@ def _same_round0(v, expected) -> bool:
 
 def _same_round_digits(ndigits: int):
     def test(v, expected) -> bool:
-        return round(v, ndigits) == expected
+        return _same_number(round(v, ndigits), expected)
 
     return test
 

@@ -628,3 +628,14 @@ def test_numpy_writing_a_recorded_value_into_a_plain_array_runs_eagerly(write):
         for d in (x, x, 2 * x, 3 * x):
             same(c(x, d), revad.grad(f)(x, d))
     assert c.stats["records"] == 0, c.stats
+
+
+def test_guards_tell_a_negative_zero_from_zero():
+    # float(), .item(), .tolist() and np.asarray compared with ==, so -0.0 passed a guard recorded at 0.0
+    import math
+
+    f = lambda x, d: np.sum(x ** 2) * (math.copysign(1.0, d.item()) + math.copysign(2.0, d.tolist())
+                                       + math.copysign(4.0, float(d)) + np.arctan2(np.asarray(d), -1.0))
+    x, zero, nan = np.array([1.0, 2.0]), np.array(0.0), np.array(np.nan)
+    c = replayed(revad.grad(f), (x, zero), (x, zero), (x, -zero), (x, zero), (x, nan), (x, nan))
+    assert c.stats["records"] == 3 and c.stats["replays"] == 3, c.stats
