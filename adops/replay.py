@@ -374,7 +374,7 @@ def same_bits(v, expected) -> bool:
 
 
 def same_value(v, expected) -> bool:
-    return v == expected
+    return _same_number(v, expected) if isinstance(expected, float) else v == expected
 
 
 def _item(v):
