@@ -826,6 +826,15 @@ class Rec(Traced):
             raise NotReplayable(f"x.{name} of a recorded value")
         raise AttributeError(f"'Rec' object has no attribute '{name}'")
 
+    def __copy__(self):  # a copy holds the same values: the same slot (no in-place change reaches a recorded value)
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce_ex__(self, protocol):
+        raise NotReplayable("pickling a recorded value")
+
     def __bytes__(self):
         raise NotReplayable("bytes() of a recorded value")
 

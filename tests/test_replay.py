@@ -639,3 +639,19 @@ def test_guards_tell_a_negative_zero_from_zero():
     x, zero, nan = np.array([1.0, 2.0]), np.array(0.0), np.array(np.nan)
     c = replayed(revad.grad(f), (x, zero), (x, zero), (x, -zero), (x, zero), (x, nan), (x, nan))
     assert c.stats["records"] == 3 and c.stats["replays"] == 3, c.stats
+
+
+def test_copies_of_a_recorded_value_replay_and_pickling_runs_eagerly():
+    # copy.deepcopy and pickle raised TypeError (the recording's program is not picklable) where eager answers
+    import copy
+    import pickle
+
+    x = np.array([1.0, 2.0])
+    for copier in (copy.copy, copy.deepcopy):
+        f = lambda x, d, copier=copier: np.sum(x ** 2 * copier(d))
+        c = replayed(revad.grad(f), (x, x), (x, x), (x, 2 * x))
+        assert c.stats["records"] == 1, c.stats
+    f = lambda x, d: np.sum(x ** 2 * pickle.loads(pickle.dumps(d)))
+    c = compiled(revad.grad(f))
+    with pytest.warns(ReplayWarning, match="pickling"):
+        same(c(x, x), revad.grad(f)(x, x))
