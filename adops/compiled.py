@@ -43,13 +43,14 @@ def compiled(fn: Callable, *, max_programs: int = 8, generate_after: int = 10) -
     values may change freely. Everything else among the arguments (ints, bools, strings, None, other objects)
     selects a program by value (``==`` and ``hash``), as JAX's ``static_argnums`` would; an unhashable one (a
     mutable dataclass) makes the call run eagerly with a ``ReplayWarning``, since a change to it could not be seen.
-    Like JAX, an object hashed by identity (a plain class instance) is assumed not to change. Non-differentiable
-    ops (``x > 0``, ``np.argmax``, ``np.floor``, ``np.nonzero``) are recorded and re-run, so masks and indices are
-    recomputed at every call. Wherever Python itself looked at a value computed from the inputs, ``if``/``while`` on
-    a comparison (``bool()``), ``float()``, ``int()``, ``len()`` of a value-dependent shape, ``.item()``,
-    ``.tolist()``, ``np.asarray`` of a mask, an index used by Python, the program holds a *guard*; a call whose
-    guards come out differently records again, and up to ``max_programs`` programs (least recently used dropped)
-    are kept per function, so a function alternating between two branches replays both.
+    An object hashed by identity (a model object) is followed like a bound method's object: rebinding one of its
+    attributes (``model.W = W_new``) records again; changing an array attribute in place is not seen.
+    Non-differentiable ops (``x > 0``, ``np.argmax``, ``np.floor``, ``np.nonzero``) are recorded and re-run, so
+    masks and indices are recomputed at every call. Wherever Python itself looked at a value computed from the
+    inputs, ``if``/``while`` on a comparison (``bool()``), ``float()``, ``int()``, ``len()`` of a value-dependent
+    shape, ``.item()``, ``.tolist()``, ``np.asarray`` of a mask, an index used by Python, the program holds a
+    *guard*; a call whose guards come out differently records again, and up to ``max_programs`` programs (least
+    recently used dropped) are kept per function, so a function alternating between two branches replays both.
 
     **Captured arrays.** Arrays and numbers that ``fn`` reads from closures or module globals (followed through the
     functions it captures, which are checked by identity too: redefining a helper records again), in lists, tuples
@@ -128,7 +129,10 @@ class Compiled:
             return self.fn(*args, **kwargs)
         if self.captured and not _same_captured(self.captured):
             self.clear()
-        for prog in self.programs.get(sig, ()):
+        for prog in list(self.programs.get(sig, ())):
+            if prog.watched and not _same_attributes(prog.watched):
+                self._drop(prog, sig)  # an attribute of a static argument was rebound (model.W = W_new)
+                continue
             fast = prog.fast
             try:
                 out = prog.run(inputs)
@@ -242,6 +246,7 @@ class Compiled:
             if collecting:
                 gc.enable()
         self.stats["records"] += 1
+        prog.watched = _attributes(leaves)
         if not self.captured:
             self.captured = _captured(self.fn)
         self.programs.setdefault(sig, []).insert(0, prog)
@@ -422,6 +427,29 @@ def _contents(container, depth: int = 4):
 
     add(container, depth)
     return out
+
+
+def _attributes(leaves: list) -> list:
+    """(object, its attributes' contents) for each static argument hashed by identity (a model object): a program
+    read its attributes as constants, so rebinding one (``model.W = W_new``) must record again."""
+    found = []
+    for leaf in leaves:
+        if _dynamic(leaf) or type(leaf).__hash__ is not object.__hash__:
+            continue
+        attrs = getattr(leaf, "__dict__", None)
+        if type(attrs) is dict:
+            contents = _contents(attrs)
+            if contents is not None:
+                found.append((leaf, contents))
+    return found
+
+
+def _same_attributes(watched: list) -> bool:
+    for obj, contents in watched:
+        again = _contents(obj.__dict__)
+        if again is None or len(again) != len(contents) or any(a is not b for a, b in zip(again, contents)):
+            return False
+    return True
 
 
 def _names(code) -> set:

@@ -110,6 +110,7 @@ class Program:
         self.replays = 0
         self.verified = False  # the first replay is checked against an eager call (adops.compiled)
         self.fast = None  # the generated function, once there is one
+        self.watched: list = []  # static arguments' attributes the program depends on (adops.compiled)
         self.errstate = _ERRSTATE.get() if _ERRSTATE is not None else None  # the caller's, when recording began
         self.source = None
 

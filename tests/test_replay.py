@@ -655,3 +655,22 @@ def test_copies_of_a_recorded_value_replay_and_pickling_runs_eagerly():
     c = compiled(revad.grad(f))
     with pytest.warns(ReplayWarning, match="pickling"):
         same(c(x, x), revad.grad(f)(x, x))
+
+
+def test_a_rebound_attribute_of_a_static_argument_is_seen():
+    # a model object passed as an argument is static (hashed by identity): its attributes were constants, silently
+    class Model:
+        def __init__(self):
+            self.w = np.array([1.0, 2.0])
+            self.p = 2
+
+    loss = lambda x, model: np.sum(model.w * x ** model.p)
+    model, x = Model(), np.array([1.0, 2.0])
+    c = compiled(revad.grad(loss))
+    for step in range(8):
+        same(c(x, model), revad.grad(loss)(x, model))
+        if step % 3 == 2:
+            model.w = model.w * 2.0
+        if step == 6:
+            model.p = 3
+    assert c.stats["records"] == 4 and len(c.lru) == 1, (c.stats, len(c.lru))
