@@ -152,6 +152,10 @@ class Compiled:
             return self.fn(*args, **kwargs)
         return self._record(sig, args, kwargs)
 
+    def __get__(self, obj, objtype=None):
+        # ``@compiled`` on a method: the instance is a static argument (its attributes followed, as a model's are)
+        return self if obj is None else types.MethodType(self, obj)
+
     def _verify(self, prog: Program, sig, leaves: list, args, kwargs):
         """The first replay of a program, checked against an eager call: the values must agree to the last bit, and
         each output takes the type and dtype eager gives it (engines convert plain gradients to 0-d arrays in the

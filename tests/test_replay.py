@@ -674,3 +674,22 @@ def test_a_rebound_attribute_of_a_static_argument_is_seen():
         if step == 6:
             model.p = 3
     assert c.stats["records"] == 4 and len(c.lru) == 1, (c.stats, len(c.lru))
+
+
+def test_compiled_decorates_a_method():
+    # the instance was not passed: TypeError, missing an argument
+    class Model:
+        def __init__(self, w):
+            self.w = w
+
+        @compiled
+        def grad(self, x):
+            return revad.grad(lambda x: np.sum(self.w * x ** 2))(x)
+
+    model, x = Model(np.array([1.0, 2.0])), np.array([1.0, 1.0])
+    for w in ([1.0, 2.0], [1.0, 2.0], [3.0, 0.0]):
+        if w != model.w.tolist():
+            model.w = np.array(w)
+        same(model.grad(x), 2 * model.w * x)
+    same(Model(np.array([5.0, 5.0])).grad(x), np.array([10.0, 10.0]))
+    assert Model.grad.stats["records"] == 3, Model.grad.stats
