@@ -21,6 +21,7 @@ often enough.
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 
@@ -122,6 +123,11 @@ class Program:
         return slot
 
     def const(self, value) -> int:
+        if type(value) is list:  # (a list may change in place after this use, like an array: kept as it is now)
+            slot = self.n_slots
+            self.n_slots = slot + 1
+            self.const_values[slot] = copy.deepcopy(value)
+            return slot
         slot = self.consts.get(id(value))
         if type(value) is np.ndarray:
             return self._array_const(value, slot)
@@ -174,9 +180,9 @@ class Program:
     # ---- finishing -----------------------------------------------------------------------------------------------
     def finish(self, out_leaves: list, out_def) -> None:
         """Fix the outputs, drop dead instructions and every recorded value that is not a constant."""
-        for value, copy in self.snapshots:
-            if value.shape != copy.shape or not np.array_equal(value, copy, equal_nan=value.dtype.kind in "fc"):
-                raise NotReplayable(f"an array of shape {copy.shape} that the function used was changed in place "
+        for value, then in self.snapshots:
+            if value.shape != then.shape or not np.array_equal(value, then, equal_nan=value.dtype.kind in "fc"):
+                raise NotReplayable(f"an array of shape {then.shape} that the function used was changed in place "
                                     "later in the call (a replay would use its final values throughout)")
         self.snapshots = []
         for slot, state in self.const_states.items():

@@ -693,3 +693,14 @@ def test_compiled_decorates_a_method():
         same(model.grad(x), 2 * model.w * x)
     same(Model(np.array([5.0, 5.0])).grad(x), np.array([10.0, 10.0]))
     assert Model.grad.stats["records"] == 3, Model.grad.stats
+
+
+def test_a_list_changed_in_place_after_its_use_keeps_the_value_it_had():
+    def f(x):
+        w = [[0.0, 0.0]]
+        y = np.sum(np.maximum(x, 0.0) * w)
+        w[0][0] = 1.0
+        return y + np.sum(x * w)
+
+    replayed(revad.value_and_grad(f), (np.array([1.0, 2.0]),), (np.array([-1.0, -2.0]),), (np.array([1.0, 2.0]),),
+             (np.array([3.0, 2.0]),))
