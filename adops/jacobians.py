@@ -328,8 +328,8 @@ class OneHot(Seeds):
             block = np.reshape(block, want)
             if isinstance(block, np.generic):
                 block = np.asarray(block)  # a 0-d array, never a NumPy scalar (as the gradients)
-            if self.scalar and forward and getattr(block, "_level", None) is None:
-                block = np.asarray(block).astype(inputs.dtypes[0], copy=False)  # as in JAX: x's dtype
+            if self.scalar and forward:
+                block = as_dtype(block, inputs.dtypes[0])
             jac = inputs.regroup([block])
             return jac if self.scalar or outputs.treedef is None else unflatten(outputs.treedef, [jac])
         side = p.result_side()
@@ -364,8 +364,8 @@ class OneHot(Seeds):
                 block = np.reshape(part, want)
                 if isinstance(block, np.generic):
                     block = np.asarray(block)  # a 0-d array, never a NumPy scalar (as the gradients)
-                if self.scalar and forward and getattr(block, "_level", None) is None:
-                    block = np.asarray(block).astype(inputs.dtypes[i], copy=False)  # as in JAX: x's dtype
+                if self.scalar and forward:
+                    block = as_dtype(block, inputs.dtypes[i])
                 jac.append(block)
             if forward:
                 offset = 0
@@ -405,8 +405,20 @@ def gradient(p: BatchedPass, chunk="auto") -> Any:
         g = np.asarray(g).astype(side.dtypes[0], copy=False)  # as in JAX: the input's dtype
         g = g if g.shape == shape else g.reshape(shape)
     else:
-        g = np.reshape(g, shape)  # (traced: recorded on the outer call's tape or program)
+        g = as_dtype(np.reshape(g, shape), side.dtypes[0])  # (traced: recorded on the outer call's tape or program)
     return p.inputs.regroup([g])
+
+
+def as_dtype(g, dtype):
+    """A gradient in its input's dtype, as in JAX, at every order: a traced gradient too, so a Hessian's outer pass
+    sees float32 where the input is float32 even when ``f`` promoted (a float32 ``x`` times an int64 constant).
+
+    >>> as_dtype(np.float64(2.0), np.dtype(np.float32)).dtype
+    dtype('float32')
+    """
+    if getattr(g, "_level", None) is None:
+        return np.asarray(g).astype(dtype, copy=False)
+    return g if g.dtype == dtype else g.astype(dtype)
 
 
 def split_rows(seeds: np.ndarray, side: Leaves, batch: tuple) -> list:

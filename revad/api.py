@@ -91,7 +91,7 @@ def _input_ct(g, batch, shape, dtype):
         return g if g.dtype == dtype else g.astype(dtype)
     if getattr(g, "_level", None) is None:
         return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
-    return g
+    return g if g.dtype == dtype else g.astype(dtype)  # traced (an outer derivative): the input's dtype too
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:

@@ -207,3 +207,17 @@ def test_auto_chunks_of_many_colours_follow_the_same_policy_as_dense(mode, monke
     else:
         tape_bound = revad.api.ReversePass(f, Inputs((x,), 0, "t"), None, False, "t").direction_bytes()
         assert max(widths) <= adops.trees.auto_width(20, tape_bound)
+
+
+def test_hessians_of_a_promoting_f_keep_the_inputs_dtype_in_every_nesting():
+    # f promotes (float32 x times an int64 constant), but a gradient has its input's dtype at every order, as in JAX:
+    # the outer pass of a Hessian sees float32 whichever engine runs inside
+    c = np.arange(1, 4)
+    f = lambda x: np.sum((x * c) ** 2 * x)
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    want = np.diag(6 * c ** 2 * x.astype(np.float64))
+    for h in (dualad.hessian(f), revad.hessian(f), dualad.jacfwd(revad.grad(f)), revad.jacrev(dualad.grad(f)),
+              dualad.jacfwd(dualad.grad(f)), revad.jacrev(revad.grad(f))):
+        H = h(x)
+        assert H.dtype == np.float32
+        np.testing.assert_allclose(H, want, rtol=1e-6)
