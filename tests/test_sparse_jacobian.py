@@ -237,3 +237,20 @@ def test_float16_inputs_give_a_usable_float32_csr(mode):
     J = ENGINES[mode](f, sparsity="auto")(x.astype(np.float16))
     assert J.dtype == np.float32
     np.testing.assert_allclose(J.toarray(), ENGINES[mode](f)(x), rtol=1e-2)
+
+
+def test_a_functions_own_pattern_passed_for_its_gradients_jacobian_is_named():
+    from adops.sparse import SparseHessian
+
+    f = lambda x: np.sum(x ** 3)
+    x = np.ones(6)
+    for jac in (dualad.jacfwd, revad.jacrev):
+        with pytest.raises(ValueError, match=r"f is a gradient .* square Hessian.*1 x 6.*SparseHessian\.detect"):
+            jac(revad.grad(f), sparsity=SparseJacobian.detect(f, x))(x)
+        np.testing.assert_array_equal(jac(revad.grad(f), sparsity=SparseHessian.detect(f, x))(x).toarray(),
+                                      np.diag(6 * x))
+    g = lambda x, y: np.sum(x[:3] * y ** 2)  # the gradient in x, differentiated in y: rectangular, and allowed
+    x, y = np.ones(4), np.arange(3.0)
+    sj = SparseJacobian.detect(revad.grad(g), x, y, argnums=1)
+    got = dualad.jacfwd(revad.grad(g), argnums=1, sparsity=sj)(x, y).toarray()
+    np.testing.assert_array_equal(got, dualad.jacfwd(revad.grad(g), argnums=1)(x, y))

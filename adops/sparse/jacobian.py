@@ -137,6 +137,12 @@ def resolve(sparsity, f: Callable, args: tuple, argnums, mode: str, fn: str, kwa
                           UserWarning, stacklevel=6)  # the user's call, past the driver
         result = sj.coloring(mode)
     elif isinstance(sparsity, SparseJacobian):
+        if (inner is not None and sparsity.shape[0] != sparsity.shape[1]  # a Hessian is square: g's own pattern?
+                and normalize_argnums(inner[1], len(args), fn)[0] == nums):
+            raise ValueError(f"{fn}: f is a gradient (of {_name(inner[0])}), so its Jacobian is a square Hessian, but "
+                             f"the SparseJacobian passed is {sparsity.shape[0]} x {sparsity.shape[1]} (the pattern of "
+                             "the function itself?); pass sparsity='auto' or a SparseHessian.detect(g, x) of the "
+                             "function whose gradient this is")
         result = sparsity.coloring(mode)
     elif isinstance(sparsity, Coloring):
         result = sparsity if sparsity.mode == kind else coloring(sparsity.pattern, kind)
