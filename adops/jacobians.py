@@ -233,6 +233,21 @@ class Seeds(ABC):
         """The answer, once every direction has been through a pass."""
 
 
+class UnitSeeds(Seeds):
+    """One unit direction per entry of ``self.members`` (stacked positions on the seed side): the colours whose
+    compressed pass was spoiled, run again one member at a time (``adops.sparse``)."""
+
+    members: np.ndarray
+
+    def start(self, p):
+        return self.members.size
+
+    def seeds(self, side, start, stop, batch):
+        s = np.zeros((stop - start, side.total))
+        s[np.arange(stop - start), self.members[start:stop]] = 1
+        return split_rows(s, side, batch)
+
+
 def run(p: BatchedPass, source: Seeds, chunk) -> Any:
     """Feed ``source``'s directions through the pass ``p``, a chunk at a time, and return ``source.result(p)``.
 

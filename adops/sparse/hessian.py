@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..jacobians import Inputs, Seeds, split_rows, stack_rows
+from ..jacobians import Inputs, Seeds, UnitSeeds, split_rows, stack_rows
 from ..trees import normalize_argnums
 from .hessian_pattern import hessian_sparsity
 from .star import StarColoring, as_symmetric, color_star
@@ -222,7 +222,7 @@ class StarSeeds(Seeds):
         return _StarMembers(self, members, products)
 
 
-class _StarMembers(Seeds):
+class _StarMembers(UnitSeeds):
     """One Hessian-vector product per member of the spoiled colours (a column of the Hessian, as the dense one
     has it). Each spoiled product is rebuilt as the sum of its members' columns on the pattern, where a non-finite
     value outside the pattern is a structural zero times an inf and dropped; then decompressed as usual."""
@@ -231,14 +231,6 @@ class _StarMembers(Seeds):
         self.owner, self.members = seeds, members
         self.products = products.copy()
         self.products[seeds.spoiled] = 0
-
-    def start(self, p):
-        return self.members.size
-
-    def seeds(self, side, start, stop, batch):
-        s = np.zeros((stop - start, side.total))
-        s[np.arange(stop - start), self.members[start:stop]] = 1
-        return split_rows(s, side, batch)
 
     def keep(self, p, start, stop, results, batch):
         block = stack_rows(results, p.result_side(), stop - start)

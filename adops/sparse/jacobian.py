@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from ..jacobians import Inputs, Seeds, split_rows, stack_rows
+from ..jacobians import Inputs, Seeds, UnitSeeds, split_rows, stack_rows
 from ..trees import normalize_argnums
 from .coloring import Coloring, as_pattern, coloring
 from .hessian import SparseHessian, StarSeeds, advice, mismatch, resolve_hessian
@@ -225,7 +225,7 @@ class ColourSeeds(Seeds):
         return Members(self.col, members, jac, self.fn)
 
 
-class Members(Seeds):
+class Members(UnitSeeds):
     """One-hot seeds for some members of a colouring (``ColourSeeds.redo``), whose entries replace the ones of
     ``jac`` (the compressed result, CSR in the pattern's order): each entry then holds what the dense Jacobian
     holds there, inf and NaN included. A non-finite value outside the pattern is dropped, as a structural zero
@@ -242,14 +242,6 @@ class Members(Seeds):
         else:  # member i's entries: row i of the pattern, read at their columns
             self.entries = [np.arange(p.indptr[i], p.indptr[i + 1]) for i in members.tolist()]
             self.pos = [p.indices[e].astype(np.int64) for e in self.entries]
-
-    def start(self, p):
-        return self.members.size
-
-    def seeds(self, side, start, stop, batch):
-        s = np.zeros((stop - start, side.total))
-        s[np.arange(stop - start), self.members[start:stop]] = 1
-        return split_rows(s, side, batch)
 
     def keep(self, p, start, stop, results, batch):
         block = stack_rows(results, p.result_side(), stop - start)
