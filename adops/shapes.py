@@ -60,6 +60,9 @@ def _shape(x):
 
 
 def reshape_impl(x, shape, nd):
+    if type(x) is np.ndarray or isinstance(x, np.generic):  # (the method: np.reshape's argument parsing costs 1 us)
+        lead = x.ndim - nd
+        return x.reshape((x.shape[:lead] + shape) if lead else shape)
     lead = _lead(x, nd)
     return np.reshape(x, (_shape(x)[:lead] + shape) if lead else shape)
 
