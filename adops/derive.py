@@ -184,6 +184,14 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
                 return ct if getattr(x, "shape", None) == ans.shape else unbroadcast(ct, x, ans)
 
             return vjp
+        if nargs == 2 and not strong_zero and not isinstance(d, str):  # the hot path of binary ops
+
+            def vjp(ct, ans, x, y, **params):
+                g = ct * d(ans, x, y) if not INFINITE.seen else _times(ct, d(ans, x, y), False)
+                own = y if i else x
+                return g if getattr(own, "shape", None) == ans.shape else unbroadcast(g, own, ans)
+
+            return vjp
         if not strong_zero and not isinstance(d, str):
             def vjp(ct, ans, *primals, **params):
                 g = _times(ct, d(ans, *primals), False)
