@@ -88,7 +88,7 @@ class Tape:
     # tuples, ints, arrays and floats, so the collector stops tracking it within two collections. A tuple holding
     # an Op or a dict stays tracked for good, and every full collection would walk the whole tape: a per-primitive
     # cost growing with the tape's length (a list of references to the few Op objects is cheap to walk).
-    __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "input_names", "outputs", "adjoints",
+    __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "_names", "outputs", "adjoints",
                  "__weakref__")
 
     def __init__(self):
@@ -98,7 +98,7 @@ class Tape:
         self._rows: list = []
         self.n_slots = 0
         self.inputs: list = []  # (slot, value)
-        self.input_names: list = []
+        self._names: list = []  # a name given to each input, or None
         self.outputs: list = []  # (slot, value) of the traced function's outputs
         self.adjoints: dict | None = None
 
@@ -107,8 +107,13 @@ class Tape:
         slot = self.n_slots
         self.n_slots += 1
         self.inputs.append((slot, value))
-        self.input_names.append(name or f"x{len(self.inputs) - 1}")
+        self._names.append(name)
         return Tracer(value, self, slot)
+
+    @property
+    def input_names(self) -> list:
+        """Each input's name: the one it was given, else ``x0``, ``x1``, ... by position."""
+        return [name or f"x{i}" for i, name in enumerate(self._names)]
 
     def record(self, op, slots: tuple, primals: tuple, params: dict, ans):
         """Append one call of ``op`` and return its traced output(s): the one way onto the tape.
@@ -153,13 +158,15 @@ class Tape:
         Cotangents of intermediate slots are dropped as soon as they have been pulled back (and, with
         ``keep=False``, each record is released as it is passed), so memory shrinks during the sweep.
         """
-        cts = dict(seeds)
+        return self._sweep(dict(seeds), keep, {} if all_adjoints else None)
+
+    def _sweep(self, cts: dict, keep: bool, seen: dict | None) -> dict:
+        """``sweep`` on ``cts`` itself (the caller's own dict, consumed); ``seen`` collects every slot's adjoint."""
         # slot -> an IndexAdd (one piece, unbuilt) or an array this sweep allocated and so may add into. Once a slot
         # has an entry here, all its cotangent lives here (none in cts): every contribution is added in the order it
         # arrives, giving the very numbers the dense path gives (a replay records that path: adops.replay)
         acc = {}
         ops, rows, pmap = self._ops, self._rows, self._params
-        seen = {} if all_adjoints else None
         counting = STATE.on
         pop = cts.pop
         get = cts.get
@@ -333,7 +340,8 @@ class Tape:
 
     def release(self) -> None:
         """Drop every record (and the arrays they keep alive)."""
-        self._release_records()
+        if self._rows:  # (a sweep with keep=False has released them already)
+            self._release_records()
         self.inputs.clear()
 
     def _release_records(self) -> None:

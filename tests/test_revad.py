@@ -567,3 +567,53 @@ def test_bad_inputs_and_chunk_size():
         revad.grad(lambda x: np.sum(x))(np.array([True]))
     with pytest.raises(ValueError, match="chunk_size"):
         revad.jacrev(np.sin, chunk_size=0)(np.ones(2))
+
+
+# ---- the one-sweep path of grad/value_and_grad (one float ndarray argument, one float element out) -------------
+ONE_SWEEP_CASES = [
+    ("0-d, x*x", lambda x: x * x, np.array(1.5)),
+    ("0-d float32", lambda x: np.sin(x) * 3, np.array(0.25, dtype=np.float32)),
+    ("float32 promoted by a float64 constant", lambda x: x * np.float64(2.0), np.array(0.5, dtype=np.float32)),
+    ("vector sum", lambda x: np.sum(np.tanh(x) ** 2), np.array([0.3, -1.2, 2.0])),
+    ("output of shape (1, 1)", lambda x: np.reshape(np.sum(x * x), (1, 1)), np.array([1.0, 2.0])),
+    ("0-d array output", lambda x: np.reshape(x, ()) * 1.0, np.array([2.5])),
+    ("returns x itself", lambda x: x, np.array(3.0)),
+    ("an exact zero", lambda x: x - x, np.array(2.0)),
+    ("a constant output", lambda x: np.float64(4.0), np.array(2.0)),
+    ("input unused but traced through an int op", lambda x: np.sum(x > 0) * 1.0, np.array([1.0, -1.0])),
+]
+
+
+@pytest.mark.parametrize("name,f,x", ONE_SWEEP_CASES, ids=[c[0] for c in ONE_SWEEP_CASES])
+def test_one_sweep_path_matches_the_driver(name, f, x):
+    # argnums=(0,) takes the driver's general path; argnums=0 the one-sweep path: the same values, types, dtypes
+    g = revad.grad(f)(x)
+    (g_general,) = revad.grad(f, argnums=(0,))(x)
+    value, g2 = revad.value_and_grad(f)(x)
+    value_general, (g2_general,) = revad.value_and_grad(f, argnums=(0,))(x)
+    for got, want in ((g, g_general), (g2, g2_general)):
+        assert type(got) is type(want) is np.ndarray
+        assert got.dtype == want.dtype == x.dtype and got.shape == x.shape
+        np.testing.assert_array_equal(got, want)
+    assert type(value) is type(value_general) and np.array_equal(value, value_general)
+    np.testing.assert_allclose(g, oracle.jacobian(f, x).reshape(x.shape), rtol=1e-6)
+
+
+def test_one_sweep_path_falls_back_with_the_drivers_errors():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"output shape\(s\) \(2,\)"):
+        revad.grad(lambda x: x * 2)(x)
+    with pytest.raises(TypeError, match="must return a scalar"):
+        revad.grad(lambda x: (np.sum(x), np.sum(x)))(x)
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x * 2
+
+    with pytest.raises(TypeError):
+        revad.value_and_grad(f)(x)
+    assert calls == [1]  # f ran once: the fallback goes on from its recording
+    # an argument of another kind takes the driver's path from the start
+    assert revad.grad(lambda x: x * x)(1.5) == 3.0
+    np.testing.assert_array_equal(revad.grad(lambda a, b: np.sum(a * b), argnums=-1)(x, np.ones(2)), x)
