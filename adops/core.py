@@ -67,6 +67,8 @@ class Op:
     # found by running the JVP on index tangents), "scatter" (the transpose of a select, index_add: each input
     # element adds into at most one output element, found by running the VJP), "choose" (np.where: the branch the
     # condition picks), "reduce" (the elements along params["axes"]), "matmul" (the contraction of np.matmul),
+    # "contraction" (np.einsum: the contraction of params["terms"] into params["out"]), "probe" (a linear op of one
+    # argument: its JVP on identity tangents),
     # "scan" (a running sum along params["axis"]: the elements of the line up to its own), "constant" (none: no
     # derivative), "dense" (every input element: the safe default for anything not classified)
     sparsity: str = "dense"

@@ -255,7 +255,7 @@ register(Op(
              Sample(((2, 3), (3, 4)), lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [2, 0]), "interleaved"),
              Sample(((2, 3, 3),), lambda a: np.einsum(a, [Ellipsis, 1, 1]), "interleaved, ellipsis")),
     math="multilinear: one term per operand's tangent; each cotangent is an einsum of the others",
-    curvature="multilinear"),
+    curvature="multilinear", sparsity="contraction"),
          np.einsum, parse=_parse_einsum)
 
 
@@ -289,7 +289,7 @@ linear("trace", (np.trace,), _trace_impl, (_trace_vjp,), parse=_parse_trace,
        samples=(Sample(((3, 3),), np.trace), Sample(((3, 4),), lambda x: np.trace(x, offset=1), "offset 1"),
                 Sample(((2, 3, 3),), lambda x: np.trace(x, axis1=1, axis2=2), "stacked")),
        sympy_fn=lambda x, offset, axes, nd: np.trace(as_objects(x), offset, axes[0] + nd, axes[1] + nd),
-       math="linear; transpose places the cotangent on the diagonal")
+       math="linear; transpose places the cotangent on the diagonal", sparsity="probe")
 
 
 def _parse_diag(v, k=0):

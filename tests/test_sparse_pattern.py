@@ -14,7 +14,7 @@ import dualad
 from adops.sparse import Varying, jacobian_sparsity
 
 SAMPLES = [(n, k) for n, k in CASES if adops.OPS[n].differentiable or adops.OPS[n].composite]
-EXACT_KINDS = {"elementwise", "select", "reduce", "matmul", "choose"}
+EXACT_KINDS = {"elementwise", "select", "reduce", "matmul", "choose", "contraction", "probe"}
 # exact kinds whose global pattern is a strict superset of the nonzeros at any one point, and why
 GLOBAL_SUPERSET = {
     "maximum": "either argument can win", "minimum": "either argument can win", "clip": "a bound can win",
@@ -58,7 +58,7 @@ def _composite_exact():
     return [(n, k) for n, k in SAMPLES if adops.OPS[n].composite
             and n in ("ravel", "swapaxes", "moveaxis", "expand_dims", "squeeze", "hstack", "vstack", "split", "tile",
                       "repeat", "diff", "roll", "take", "triu", "tril", "append", "take_along_axis", "var",
-                      "convolve", "correlate")]
+                      "convolve", "correlate", "dot", "inner", "tensordot", "vdot", "outer")]
 
 
 @pytest.mark.parametrize("name,k", _composite_exact(), ids=[f"{n}-{k}" for n, k in _composite_exact()])
@@ -282,3 +282,34 @@ def test_patterns_of_gradients_are_not_dense():
     hess = dualad.jacfwd(revad.grad(f))(x)
     assert np.array_equal(p, hess != 0)  # tridiagonal: exact
     assert not np.argwhere((dualad.jacfwd(revad.grad(f))(x * 3) != 0) & ~p).size
+
+
+@pytest.mark.parametrize("spec,shapes", [("ij->j", [(3, 4)]), ("ij->", [(3, 4)]), ("ii->i", [(3, 3)]),
+                                         ("ij,ij->i", [(2, 3), (2, 3)]), ("ij,jk->ik", [(2, 3), (3, 4)]),
+                                         ("i,j->ij", [(3,), (2,)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+                                         ("iij,j", [(3, 3, 2), (2,)]), ("...j,jk->...k", [(2, 2, 3), (3, 4)])])
+def test_einsum_patterns_are_exact(spec, shapes):
+    # (they were dense: a column sum 'ij->j' gave 48 entries where 12 are nonzero)
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=s) for s in shapes]
+    f = lambda *a: np.einsum(spec, *a)
+    p = jacobian_sparsity(f, *args, argnums=tuple(range(len(args)))).toarray()
+    assert np.array_equal(p, dense_jacobian(f, args) != 0)
+
+
+def test_einsum_with_a_constant_uses_its_zeros_unless_they_are_value_dependent():
+    B = np.zeros((4, 5))
+    B[1, 2], B[3, 0] = 1.0, 2.0
+    x = np.ones((3, 4))
+    p = jacobian_sparsity(lambda a: np.einsum("ij,jk->ik", a, B), x).toarray()
+    assert p.sum() == 6 and np.array_equal(p, dense_jacobian(lambda a: np.einsum("ij,jk->ik", a, B), (x,)) != 0)
+    # a mask computed from x is zero here but not at other points: it counts as nonzero everywhere
+    f = lambda a: np.einsum("ij,j->i", a, (a[0] > 5).astype(float))
+    p = jacobian_sparsity(f, x).toarray()
+    assert p.sum() == 12 and np.array_equal(p, dense_jacobian(f, (10 * x,)) != 0)  # where the mask is all True
+
+
+def test_trace_pattern_is_its_diagonal():
+    x = np.arange(1.0, 13.0).reshape(3, 4)
+    for f in (np.trace, lambda a: np.trace(a, offset=-1), lambda a: np.trace(a.reshape(2, 2, 3), axis1=0, axis2=1)):
+        assert np.array_equal(jacobian_sparsity(f, x).toarray(), dense_jacobian(f, (x,)) != 0)

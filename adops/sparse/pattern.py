@@ -12,6 +12,8 @@ element: which inputs the element may depend on. Every op's rows come from what 
 - ``reduce``: the union of the rows along ``params["axes"]``;
 - ``scan`` (``np.cumsum``): the union of the rows along ``params["axis"]`` up to the element's own;
 - ``matmul``: the contraction's pattern (a constant operand contributes its nonzero pattern);
+- ``contraction`` (``np.einsum``): the same for any subscripts, from an einsum of the operands' nonzero masks;
+- ``probe`` (``np.trace``): a linear op's JVP run on identity tangents, its Jacobian's nonzeros;
 - ``choose`` (``np.where``): the branch the condition picks when the condition is a constant; both branches when it
   was computed from traced values (a *global* pattern, valid at every point), unless ``local=True``;
 - ``constant``: no dependence; anything else (``dense``): every output element depends on every input element any
@@ -391,6 +393,53 @@ def _matmul(op, ans, arrays, ours, primals, params, tracer):
     return union(parts, _size(ans), n)
 
 
+def _contraction(op, ans, arrays, ours, primals, params, tracer):
+    """einsum: out[o] reads element e of a traced operand k where o and e agree on their shared letters and some
+    assignment of the summed letters meets a nonzero in every other operand (a traced or value-dependent operand is
+    nonzero everywhere, a constant by its values). The einsum of the operands' masks over the letters of ``out``
+    and operand k gives it exactly, at most ``_CONTRACTION_BUDGET`` entries (else ``_dense``)."""
+    terms, out = params["terms"], params["out"]
+    if any(np.ndim(p) != len(t) for p, t in zip(primals, terms)):  # batch axes: not met in detection
+        return _dense(op, ans, arrays, ours, primals, params, tracer)
+    sizes = {c: d for p, t in zip(primals, terms) for c, d in zip(t, np.shape(p))}
+    masks = [np.ones(np.shape(p)) if o or varying(p) or varying(p, True) else (np.asarray(p) != 0).astype(float)
+             for p, o in zip(primals, ours)]
+    n, m = tracer.deps.shape[1], _size(ans)
+    parts = []
+    for k, term in enumerate(terms):
+        if not ours[k]:
+            continue
+        letters = out + "".join(dict.fromkeys(c for c in term if c not in out))
+        if _size_of(tuple(sizes[c] for c in letters)) > _CONTRACTION_BUDGET:
+            return _dense(op, ans, arrays, ours, primals, params, tracer)
+        others = [(t, mk) for j, (t, mk) in enumerate(zip(terms, masks)) if j != k]
+        spec = ",".join([term] + [t for t, _ in others]) + "->" + letters
+        reach = np.einsum(spec, np.ones(np.shape(primals[k])), *[mk for _, mk in others]) > 0
+        coords = np.nonzero(reach)
+        where = dict(zip(letters, coords))
+        rows = (np.ravel_multi_index(tuple(where[c] for c in out), np.shape(ans)) if out else
+                np.zeros(coords[0].size if coords else int(reach), dtype=np.int64))
+        cols = (np.ravel_multi_index(tuple(where[c] for c in term), np.shape(primals[k])) if term else
+                np.zeros_like(rows))
+        local = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(m, _size(primals[k])))
+        parts.append(sp.csr_array(local @ arrays[k].deps))
+    return union(parts, m, n)
+
+
+_CONTRACTION_BUDGET = 1 << 24  # entries of one operand's reach tensor (128 MiB of float64)
+
+
+def _probe(op, ans, arrays, ours, primals, params, tracer):
+    """A linear op of one argument (``np.trace``): its JVP on the identity tangents is its Jacobian, whose nonzero
+    coefficients are the pattern (with at most ``_CONTRACTION_BUDGET`` entries, else ``_dense``)."""
+    size, m = _size(primals[0]), _size(ans)
+    if len(primals) != 1 or size * m > _CONTRACTION_BUDGET:
+        return _dense(op, ans, arrays, ours, primals, params, tracer)
+    eye = np.eye(size).reshape((size,) + np.shape(primals[0]))
+    jac = np.reshape(op.jvp((eye,), ans, primals[0], **params), (size, m))
+    return sp.csr_array(sp.csr_array(jac.T != 0) @ arrays[0].deps)
+
+
 def _dense(op, ans, arrays, ours, primals, params, tracer):
     cols = np.unique(np.concatenate([a.deps.indices for a, o in zip(arrays, ours) if o]))
     m = _size(ans)
@@ -398,7 +447,8 @@ def _dense(op, ans, arrays, ours, primals, params, tracer):
 
 
 RULES: dict[str, Callable] = {"elementwise": _elementwise, "choose": _choose, "select": _select, "scatter": _scatter,
-                              "reduce": _reduce, "scan": _scan, "matmul": _matmul, "dense": _dense}
+                              "reduce": _reduce, "scan": _scan, "matmul": _matmul, "contraction": _contraction,
+                              "probe": _probe, "dense": _dense}
 
 
 # ----- the public function ---------------------------------------------------------------------------------------
