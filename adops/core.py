@@ -195,20 +195,39 @@ _levels = itertools.count(1)
 
 
 class _Infinities(threading.local):
-    """Set when a rule has produced an infinite derivative (sqrt, log, ... at a domain edge) since the last new level
-    in this thread. Until then every derivative product is a plain ``*``; after it, products treat 0 * inf as 0, so
-    an infinite derivative meets a zero partial the same way in both modes whichever op forms the product."""
+    """Set when a rule has produced an infinite derivative (sqrt, log, ... at a domain edge) since the outermost
+    transformation running in this thread began. Until then every derivative product is a plain ``*``; after it,
+    products treat 0 * inf as 0, so an infinite derivative meets a zero partial the same way in both modes whichever
+    op forms the product. ``depth`` counts the transformations running (evaluating ``f``, or sweeping back): a
+    transformation started inside one (an inner ``grad``, a checkpoint re-run) keeps the flag, which an outer
+    forward pass still needs after the inner call returns."""
 
     seen = False
+    depth = 0
 
 
 INFINITE = _Infinities()
 
 
 def new_level() -> int:
-    """A fresh level, higher than every level handed out before."""
-    INFINITE.seen = False
+    """A fresh level, higher than every level handed out before (the strong-zero flag starts clear in an outermost
+    transformation)."""
+    if not INFINITE.depth:
+        INFINITE.seen = False
     return next(_levels)
+
+
+def call_traced(f: Callable, args, kwargs: dict | None = None):
+    """``f(*args, **kwargs)`` run by a transformation: transformations ``f`` starts are inner ones (``INFINITE``).
+
+    >>> call_traced(max, (1, 2))
+    2
+    """
+    INFINITE.depth += 1
+    try:
+        return f(*args, **kwargs) if kwargs else f(*args)
+    finally:
+        INFINITE.depth -= 1
 
 
 # ----- shape helpers that work on ndarrays, Python scalars and traced values alike -----

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from adops.core import new_level
+from adops.core import call_traced, new_level
 from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian, output_leaves
 from adops.trees import (
     as_input,
@@ -78,7 +78,7 @@ def jvp(f: Callable, primals: tuple | list, tangents: tuple | list) -> tuple[Any
                                  f"shape {leaf_shape(pl)}")
             duals.append(Dual(pl, tl, level))
         args.append(unflatten(p_def, duals))
-    out_primals, out_tangents, treedef = _split_output(f(*args), level, (), "dualad.jvp")
+    out_primals, out_tangents, treedef = _split_output(call_traced(f, args), level, (), "dualad.jvp")
     return unflatten(treedef, out_primals), unflatten(treedef, out_tangents)
 
 
@@ -98,7 +98,7 @@ class ForwardPass(BatchedPass):
         else:
             duals = [Dual(leaf, seed if seed is not None else np.zeros(batch + shape, dtype), level)
                      for leaf, seed, shape, dtype in zip(inputs.leaves, seeds, inputs.shapes, inputs.dtypes)]
-        out = self.f(*inputs.call_args(duals), **self.kwargs)
+        out = call_traced(self.f, inputs.call_args(duals), self.kwargs)
         if self.has_aux:
             out, aux = split_aux(out, True, level, fn)
         primals, tangents, treedef = _split_output(out, level, batch, fn)

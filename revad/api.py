@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adops.core import Op
+from adops.core import Op, call_traced
 from adops.counting import plain, run_counted
 from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian, output_leaves
 from adops.jacobians import gradient as sweep_gradient
@@ -51,7 +51,7 @@ class ReversePass(BatchedPass):
         else:
             tracers = [tape.input(x) for x in inputs.leaves]
         args = inputs.call_args(tracers)
-        self._take(f(*args, **kwargs) if kwargs else f(*args))
+        self._take(call_traced(f, args, kwargs))
 
     def _take(self, out) -> None:
         """The output leaves of ``f`` (and its aux): their primals and slots."""
@@ -123,7 +123,7 @@ def _one_sweep(f, args: tuple, argnums, kwargs: dict):
     tape = Tape()
     call = list(args)
     call[argnums] = tape.input(x)
-    out = f(*call, **kwargs) if kwargs else f(*call)
+    out = call_traced(f, call, kwargs)
     if type(out) is Tracer and out._level == tape.level:
         value = out.primal
         t = type(value)
@@ -307,8 +307,8 @@ def _recompute(fn):
     """The all-inputs VJP of a checkpointed call: re-run ``fn`` on a fresh tape and pull the output cotangent(s)
     back to every input in one sweep (traced and counted like any call, not metered twice)."""
 
-    def vjp_all(ct, ans, *primals):
-        return _pull(fn, plain(primals), plain(ct), plain(ans))
+    def vjp_all(ct, ans, *primals):  # (a transformation inside the sweep: an inner one, see adops.core.INFINITE)
+        return call_traced(_pull, (fn, plain(primals), plain(ct), plain(ans)))
 
     return vjp_all
 

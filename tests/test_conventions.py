@@ -343,3 +343,23 @@ def test_an_infinity_inside_a_nested_derivative_meets_zeros_strongly():
         expected = np.array([[np.inf, 0, 0], [0, 2, 0], [0, 0, np.inf]])
         for nesting, hessian in HESSIANS.items():
             np.testing.assert_array_equal(hessian(g)(x), expected, err_msg=nesting)
+
+
+@pytest.mark.parametrize("inner", ["revad.grad", "dualad.grad", "revad.checkpoint"])
+def test_an_unrelated_inner_call_keeps_the_outer_infinity(inner):
+    # sqrt's infinite derivative at 0 meets the zero partial of `s * 0.0` after an inner transformation ran; the inner
+    # call used to clear the strong-zero flag, so forward mode gave 0 * inf = nan where reverse mode gave 4
+    run = {"revad.grad": lambda: revad.grad(lambda y: y * y)(np.array(2.0)),
+           "dualad.grad": lambda: dualad.grad(lambda y: y * y)(np.array(2.0)),
+           "revad.checkpoint": lambda: revad.checkpoint(lambda y: y * y)(np.array(2.0))}[inner]
+
+    def f(x):
+        s = np.sqrt(x)
+        inner = run()  # (between the infinity and the product that meets it)
+        return s * 0.0 + x * inner
+
+    with np.errstate(all="ignore"):
+        for engine in (revad, dualad):
+            assert float(engine.grad(f)(np.array(0.0))) == 4.0, engine.__name__
+        for nesting, hessian in HESSIANS.items():
+            assert float(hessian(f)(np.array(0.0))) == 0.0, nesting

@@ -44,7 +44,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from ..core import new_level
+from ..core import call_traced, new_level
 from ..frontend import Traced
 from ..trees import as_input, flatten, leaf_shape, normalize_argnums, unflatten
 
@@ -519,7 +519,7 @@ def trace(f: Callable, args: tuple, argnums, fn: str, make: Callable, kwargs: di
     seen: set = set()
     _ACTIVE.append(seen)
     try:
-        out_leaves, _ = flatten(f(*call_args, **(kwargs or {})))
+        out_leaves, _ = flatten(call_traced(f, call_args, kwargs))
     finally:
         _ACTIVE.remove(seen)
     for leaf in out_leaves:
