@@ -376,8 +376,47 @@ _parse, _impl = _query(np.argpartition)
 nondifferentiable("argpartition", (np.argpartition,), 1, impl=_impl, parse=_parse,
                   samples=(Sample(((5,),), lambda x: np.argpartition(x, 2)),),
                   math="answered from the primal; no derivative")
-for _fn, _call in ((np.unique, lambda x: np.unique(np.round(x))),
-                  (np.digitize, lambda x: np.digitize(x, [-1.0, 0.0, 1.0])),
+
+
+def _unique_query(x, part, axis, equal_nan, sorted):
+    """One of np.unique's integer results ("index": each unique value's first occurrence, "inverse", "counts")."""
+    kw = {"sorted": sorted} if _UNIQUE_SORTED else {}
+    index, inverse, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True, axis=axis,
+                                       equal_nan=equal_nan, **kw)[1:]
+    return {"index": index, "inverse": inverse, "counts": counts}[part]
+
+
+_UNIQUE_SORTED = "sorted" in __import__("inspect").signature(np.unique).parameters  # (NumPy 2.3 and later)
+UNIQUE_QUERY = nondifferentiable("unique_query", (), 1, impl=_unique_query, samples=(),
+                                 math="internal: np.unique's first-occurrence index, inverse or counts (no derivative)")
+
+
+def _unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
+            sorted=True):
+    if axis is not None:
+        axis = normalize_axis(axis, ndim(ar), "np.unique")
+    params = {"axis": axis, "equal_nan": equal_nan, "sorted": sorted}
+    index = call(UNIQUE_QUERY, ar, part="index", **params)
+    # the unique values are elements of ar (a gather): each carries the derivative of its first occurrence
+    values = np.ravel(ar)[index] if axis is None else np.take(ar, index, axis=axis)
+    out = [values]
+    if return_index:
+        out.append(index)
+    if return_inverse:
+        out.append(call(UNIQUE_QUERY, ar, part="inverse", **params))
+    if return_counts:
+        out.append(call(UNIQUE_QUERY, ar, part="counts", **params))
+    return values if len(out) == 1 else tuple(out)
+
+
+composite("unique", (np.unique,), _unique,
+          samples=(Sample(((2, 3),), np.unique),
+                   Sample(((5,),), lambda x: np.unique(np.concatenate([x, x[1:3]]), return_counts=True)[0] * 2.0,
+                          "repeated values"),
+                   Sample(((3, 2),), lambda x: np.unique(np.concatenate([x, x[:1]]), axis=0), "rows, axis=0")),
+          math="a gather of each unique value's first occurrence (index, inverse and counts read off the primal)")
+
+for _fn, _call in ((np.digitize, lambda x: np.digitize(x, [-1.0, 0.0, 1.0])),
                   (np.flatnonzero, lambda x: np.flatnonzero(x > 0)), (np.argwhere, lambda x: np.argwhere(x > 0))):
     _parse, _impl = _query(_fn)
     nondifferentiable(_fn.__name__, (_fn,), 1, impl=_impl, parse=_parse, samples=(Sample(((2, 3),), _call),),

@@ -195,3 +195,30 @@ def test_small_api_corners():
     assert oracle.relative_error(revad.jacrev(f)(x), oracle.jacobian(f, x)) < 1e-12
     np.testing.assert_array_equal(revad.grad(lambda x: np.sum(x.round() * x))(np.array([0.4, 1.6])), [0.0, 2.0])
     np.testing.assert_array_equal(revad.grad(lambda x: np.sum(x % 2.0))(np.ones(2)), [1.0, 1.0])
+
+
+def test_unique_values_carry_their_first_occurrences_derivative():
+    # np.unique was answered from the primal with no derivative: sum(unique(x) * w) had gradient 0 (JAX gives 0 too)
+    x = np.array([2.0, 1.0, 2.0, 3.0, 1.0])
+    w = np.array([1.0, 2.0, 3.0])
+    f = lambda x: np.sum(np.unique(x) * w)
+    expected = np.array([2.0, 1.0, 0.0, 3.0, 0.0])  # the first 1.0 and the first 2.0 carry the values
+    for engine in (revad, dualad):
+        np.testing.assert_array_equal(engine.grad(f)(x), expected)
+    h = 1e-6  # away from ties, finite differences agree
+    y = np.array([0.3, -1.2, 2.5])
+    fd = [(f(y + h * e) - f(y - h * e)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(revad.grad(f)(y), fd, rtol=1e-8)
+    # the integer results are NumPy's, and axis= gathers whole rows
+    got = revad.value_and_grad(lambda x: np.sum(np.unique(x, return_index=True, return_inverse=True,
+                                                           return_counts=True)[0]))(x)
+    assert got[0] == 6.0
+    values, index, inverse, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True)
+    seen = []
+    revad.grad(lambda x: seen.append(np.unique(x, return_index=True, return_inverse=True, return_counts=True)[1:])
+                or np.sum(x))(x)
+    for a, b in zip(seen[0], (index, inverse, counts)):
+        np.testing.assert_array_equal(a, b)
+    rows = np.array([[1.0, 2.0], [0.5, 0.1], [1.0, 2.0]])
+    g = revad.grad(lambda r: np.sum(np.unique(r, axis=0) * np.array([[1.0], [10.0]])))(rows)
+    np.testing.assert_array_equal(g, [[10.0, 10.0], [1.0, 1.0], [0.0, 0.0]])
