@@ -25,6 +25,8 @@ _REWRITES = {
     "np.c_": ("np.c_[a, b]", "np.column_stack([a, b])"),
     "np.full": ("np.full(shape, x)", "np.broadcast_to(x, shape) (or x * np.ones(shape))"),
     "np.full_like": ("np.full_like(a, x)", "np.broadcast_to(x, np.shape(a)) (or x * np.ones_like(a))"),
+    "np.vectorize": ("np.vectorize(g)(x)", "g(x) when g's NumPy operations work on whole arrays (ufuncs do; write "
+                     "np.where for an if on the value), or np.stack([g(xi) for xi in x]) for one call per element"),
 }
 
 
@@ -53,7 +55,9 @@ def _library_call(frame) -> tuple[str | None, object]:
             if fn == "__getitem__" and "index_tricks" in module:
                 owner = type(frame.f_locals.get("self")).__name__
                 name = {"RClass": "np.r_", "CClass": "np.c_"}.get(owner, "np.r_")
-            elif not fn.startswith("_") and fn != "<module>":
+            elif fn == "__call__" and type(frame.f_locals.get("self")).__name__ == "vectorize":
+                name = "np.vectorize"
+            elif not fn.startswith(("_", "<")):  # (not a private helper, a comprehension or a module body)
                 public = "scipy.special" if module.startswith("scipy.special") else (
                     "np" if module.startswith("numpy") else module)
                 name = f"{public}.{fn}"

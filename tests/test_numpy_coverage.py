@@ -155,6 +155,7 @@ def test_hessian_of_a_one_element_output():
     (lambda x: sc.logsumexp(x), "scipy.special.logsumexp(x)", "adops.nn.logsumexp"),
     (lambda x: sc.softmax(x)[0], "scipy.special.softmax(x)", "adops.nn.softmax"),
     (lambda x: math.sin(x[0]), "math.sin(x)", "np.sin(x)"),
+    (lambda x: np.sum(np.vectorize(lambda a: 2 * a)(x)), "np.vectorize(g)(x)", "np.stack([g(xi) for xi in x])"),
 ])
 def test_conversions_name_the_call_and_give_the_rewrite(engine, f, called, rewrite):
     with pytest.raises(TypeError) as info:
