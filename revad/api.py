@@ -120,6 +120,7 @@ def _one_sweep(f, args: tuple, argnums, kwargs: dict):
     x = args[argnums]
     if type(x) is not np.ndarray or x.dtype.kind != "f":
         return None
+    shape, dtype = x.shape, x.dtype  # as the driver's Inputs: before f runs (f may set x.shape in place)
     tape = Tape()
     call = list(args)
     call[argnums] = tape.input(x)
@@ -131,8 +132,10 @@ def _one_sweep(f, args: tuple, argnums, kwargs: dict):
             seed = np.array(1, value.dtype)
             cts = tape._sweep({out._slot: seed.reshape(value.shape) if t is np.ndarray else seed}, False, None)
             tape.release()
-            return value, _input_ct(cts.get(0), (), x.shape, x.dtype)
-    return ReversePass(f, Inputs(args, argnums, "revad.grad"), kwargs, False, "revad.grad", recorded=(tape, out))
+            return value, _input_ct(cts.get(0), (), shape, dtype)
+    inputs = Inputs(args, argnums, "revad.grad")
+    inputs.shapes, inputs.dtypes = [shape], [dtype]
+    return ReversePass(f, inputs, kwargs, False, "revad.grad", recorded=(tape, out))
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
