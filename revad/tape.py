@@ -112,8 +112,22 @@ class Tape:
 
     @property
     def input_names(self) -> list:
-        """Each input's name: the one it was given, else ``x0``, ``x1``, ... by position."""
-        return [name or f"x{i}" for i, name in enumerate(self._names)]
+        """Each input's name: the one it was given, else ``x0``, ``x1``, ... by position. The list itself, so an
+        input can be renamed (``tape.input_names[0] = "w"``) for printing, drawing and ``backward``'s keys.
+
+        >>> tape = Tape()
+        >>> _ = tape.input(np.ones(2)), tape.input(np.ones(2), "y")
+        >>> tape.input_names
+        ['x0', 'y']
+        """
+        names = self._names
+        if not all(names):  # the default names are made here, on first use (most tapes are never asked)
+            names[:] = [name or f"x{i}" for i, name in enumerate(names)]
+        return names
+
+    @input_names.setter
+    def input_names(self, names: list) -> None:
+        self._names = list(names)
 
     def record(self, op, slots: tuple, primals: tuple, params: dict, ans):
         """Append one call of ``op`` and return its traced output(s): the one way onto the tape.
