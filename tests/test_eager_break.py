@@ -15,6 +15,9 @@ import weakref
 
 import numpy as np
 import pytest
+import test_random_programs as random_programs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import adops
 import dualad
@@ -326,6 +329,28 @@ def test_closures_over_outer_tracers_and_perturbation_confusion():
     g = revad.grad(outer)(w)
     np.testing.assert_allclose(g, dualad.grad(outer)(w), rtol=1e-13)
     np.testing.assert_allclose(g, oracle.jacobian(outer, w), rtol=1e-12)
+
+
+# ---- random programs: each input by the one-sweep path, at random and at special points -----------------------
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(random_programs.programs(), st.booleans())
+def test_random_programs_one_sweep_is_the_driver(case, special):
+    inputs, program, constants = case
+    if special:  # exact zeros and ties (max, maximum, where) everywhere
+        inputs = [np.round(x * 2) / 2 for x in inputs]
+    for i in range(len(inputs)):
+        def f(x, i=i):
+            xs = list(inputs)
+            xs[i] = x
+            return np.sum(np.sin(random_programs.run(program, constants, xs)))
+
+        for dtype in (np.float64, np.float32):
+            x = inputs[i].astype(dtype)
+            g, _ = one_sweep_and_driver(f, x)
+            assert g.dtype == dtype and g.shape == x.shape
+            if dtype == np.float64 and not special:
+                np.testing.assert_allclose(g, dualad.grad(f)(x), rtol=1e-9, atol=1e-12)
 
 
 # ---- compiled, count_ops, threads, memory ----------------------------------------------------------------------
