@@ -115,14 +115,34 @@ elementwise("power", (np.power, np.float_power),
              lambda ans, x, y: ans * np.log(np.where(x == 0, 1, x))),
             lambda x, y: x**y, domain=(POS, Domain(-2, 2)), flops=20, strong_zero=True,
             math="d x^y = y x^(y-1) dx + ans log(x) dy")
-elementwise("maximum", (np.maximum, np.fmax),
+def nan_share(share, mine, other, ans, first: bool):
+    """fmax/fmin: ``share`` where both are numbers; all of it where only the other is NaN (the result is this one),
+    none where only this one is; where both are NaN the first argument takes it (as JAX)."""
+    mine_nan, other_nan = np.isnan(mine), np.isnan(other)
+    takes = other_nan if first else other_nan & ~mine_nan
+    return share * mask(~(mine_nan | other_nan), ans) + mask(takes, ans)
+
+
+elementwise("maximum", (np.maximum,),
             (lambda ans, x, y: tie_share(x, y, ans), lambda ans, x, y: tie_share(y, x, ans)),
             lambda x, y: sp.Max(x, y), domain=Domain(-2, 2, kinks=("tie",)),
             math="dx where x > y, dy where y > x, (dx+dy)/2 at a tie")
-elementwise("minimum", (np.minimum, np.fmin),
+elementwise("minimum", (np.minimum,),
             (lambda ans, x, y: tie_share(y, x, ans), lambda ans, x, y: tie_share(x, y, ans)),
             lambda x, y: sp.Min(x, y), domain=Domain(-2, 2, kinks=("tie",)),
             math="dx where x < y, dy where y < x, (dx+dy)/2 at a tie")
+elementwise("fmax", (np.fmax,),
+            (lambda ans, x, y: nan_share(tie_share(x, y, ans), x, y, ans, True),
+             lambda ans, x, y: nan_share(tie_share(y, x, ans), y, x, ans, False)),
+            lambda x, y: sp.Max(x, y), domain=Domain(-2, 2, kinks=("tie",)),
+            math="maximum's (a tie splits 1/2, where JAX gives it to y), ignoring a NaN: dx where y is NaN, dy where "
+                 "only x is")
+elementwise("fmin", (np.fmin,),
+            (lambda ans, x, y: nan_share(tie_share(y, x, ans), x, y, ans, True),
+             lambda ans, x, y: nan_share(tie_share(x, y, ans), y, x, ans, False)),
+            lambda x, y: sp.Min(x, y), domain=Domain(-2, 2, kinks=("tie",)),
+            math="minimum's (a tie splits 1/2, where JAX gives it to y), ignoring a NaN: dx where y is NaN, dy where "
+                 "only x is")
 def undefined_at_origin(partial, y, x):
     """``partial`` times 1, or NaN where x == y == 0: arctan2 jumps there, so no derivative of any order exists, and
     a constant NaN factor keeps every order NaN (0/0 alone gave finite or infinite higher orders, unlike JAX)."""
@@ -137,12 +157,21 @@ elementwise("arctan2", (np.arctan2,),
 elementwise("hypot", (np.hypot,), (lambda ans, x, y: norm_share(x, ans), lambda ans, x, y: norm_share(y, ans)),
             lambda x, y: sp.sqrt(x**2 + y**2), domain=(POS, POS), flops=5,
             math="d hypot = (x dx + y dy)/ans; 0 at the origin, as for every norm")
-elementwise("logaddexp", (np.logaddexp,), (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
+def exp_share(x, y, ans, exp, log_half):
+    """x's share of logaddexp(x, y), ``exp(x - ans)``, with its limits where ``ans`` is infinite (inf - inf would be
+    NaN): 1 for the side that is the infinity, 1/2 each at a tie of infinities (as at every tie)."""
+    return exp(np.where(x == ans, log_half * mask(y == ans, ans), x - ans))
+
+
+elementwise("logaddexp", (np.logaddexp,),
+            (lambda ans, x, y: exp_share(x, y, ans, np.exp, -math.log(2)),
+             lambda ans, x, y: exp_share(y, x, ans, np.exp, -math.log(2))),
             lambda x, y: sp.log(sp.exp(x) + sp.exp(y)), flops=20,
-            math="d = exp(x-ans) dx + exp(y-ans) dy")
+            math="d = exp(x-ans) dx + exp(y-ans) dy; at x = inf, dx = 1")
 elementwise("logaddexp2", (np.logaddexp2,),
-            (lambda ans, x, y: np.exp2(x - ans), lambda ans, x, y: np.exp2(y - ans)),
-            lambda x, y: sp.log(2**x + 2**y, 2), flops=20, math="d = 2^(x-ans) dx + 2^(y-ans) dy")
+            (lambda ans, x, y: exp_share(x, y, ans, np.exp2, -1.0),
+             lambda ans, x, y: exp_share(y, x, ans, np.exp2, -1.0)),
+            lambda x, y: sp.log(2**x + 2**y, 2), flops=20, math="d = 2^(x-ans) dx + 2^(y-ans) dy; at x = inf, dx = 1")
 
 
 def _sym_clip(x, lo, hi):

@@ -656,10 +656,6 @@ def test_reshape_through_both_engines(layout, order):
 
 
 # ---- found here, older than today's changes: strict xfails with their reasons -------------------------------------
-@pytest.mark.xfail(strict=True, reason="np.fmax/np.fmin share np.maximum/np.minimum's record, whose partial "
-                   "(tie_share: x > y, x == y) is 0 when the other side is NaN, yet fmax(x, nan) is x: its "
-                   "derivative is 1 (JAX gives 1); both engines give 0. Needs NaN-aware partials for fmax/fmin "
-                   "(adops/elementwise.py)")
 @pytest.mark.parametrize("fn", [np.fmax, np.fmin], ids=lambda f: f.__name__)
 def test_fmax_fmin_ignore_nan_in_the_derivative_too(fn):
     x = np.array([1.0, 2.0])
@@ -668,9 +664,6 @@ def test_fmax_fmin_ignore_nan_in_the_derivative_too(fn):
     np.testing.assert_array_equal(revad.grad(lambda x: np.sum(fn(other, x)))(x), [1.0, 1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="logaddexp's partial exp(x - ans) is exp(inf - inf) = NaN at x = inf; "
-                   "the derivative of logaddexp(x, 0) tends to 1 there (JAX gives 1, replacing infinities before "
-                   "the subtraction); both engines give NaN (adops/elementwise.py)")
 @pytest.mark.parametrize("fn", [np.logaddexp, np.logaddexp2], ids=lambda f: f.__name__)
 def test_logaddexp_at_infinity(fn):
     assert revad.grad(lambda x: fn(x, 0.0))(np.array(np.inf)) == 1.0

@@ -212,8 +212,14 @@ def _norm_conv(x, ord=None, axis=None, keepdims=False):
     return _safe_root(jnp.sum(_abs0(x) ** ord, axis=axis, keepdims=keepdims), 1.0 / ord)
 
 
+def _nan_ignoring(split):
+    # fmax/fmin as fwdrev reads them: jnp.maximum/minimum's split tie, the other argument where one is NaN
+    return lambda x, y: jnp.where(jnp.isnan(y), x, jnp.where(jnp.isnan(x), y, split(x, y)))
+
+
 CONVENTION_OVERRIDES = {np.abs: _abs0, np.absolute: _abs0, np.clip: _clip_conv, np.hypot: _hypot_conv,
-                        np.std: _std_conv, np.linalg.norm: _norm_conv}
+                        np.std: _std_conv, np.linalg.norm: _norm_conv, np.fmax: _nan_ignoring(jnp.maximum),
+                        np.fmin: _nan_ignoring(jnp.minimum)}
 # ops whose fwdrev convention differs from JAX somewhere, and why (docs/ops.md)
 CONVENTIONS = {
     "abs": "abs'(0) = 0",
@@ -221,6 +227,8 @@ CONVENTIONS = {
     "hypot": "hypot at the origin: 0 (minimum-norm subgradient); JAX's own Hessian is wrong where |x| == |y|",
     "std": "std where the value is 0: 0",
     "linalg.norm": "norms where the value is 0: 0; abs'(0) = 0 inside ord=1 and ord=inf",
+    "fmax": "a tie splits 1/2 as in maximum (JAX's fmax gives it to the second argument)",
+    "fmin": "a tie splits 1/2 as in minimum (JAX's fmin gives it to the second argument)",
     "where": "strong zero: the untaken branch's infinite partial meets a zero cotangent (JAX's double-where idiom)",
 }
 # a sample whose convention is a different JAX program rather than another callable

@@ -18,6 +18,7 @@ EXACT_KINDS = {"elementwise", "select", "reduce", "matmul", "choose", "contracti
 # exact kinds whose global pattern is a strict superset of the nonzeros at any one point, and why
 GLOBAL_SUPERSET = {
     "maximum": "either argument can win", "minimum": "either argument can win", "clip": "a bound can win",
+    "fmax": "either argument can win", "fmin": "either argument can win",
     "relu": "zero slope for x < 0", "remainder": "d/dy = -floor(x/y) is 0 where x/y lies in [0, 1)",
     "fmod": "d/dy = -trunc(x/y) is 0 where |x/y| < 1", "copysign": "no derivative in y (its sign)",
     "heaviside": "no derivative in x; d/dh0 only where x == 0",
