@@ -34,6 +34,8 @@ from .trees import as_input as _as_input
 # NumPy's floating-point error state (np.errstate) as one object, when NumPy exposes it: an ``np.errstate(...
 # "raise")`` inside the function makes NumPy raise where a replay, run under the caller's state, would not
 _ERRSTATE = getattr(getattr(getattr(np, "_core", None), "_multiarray_umath", None), "_extobj_contextvar", None)
+_errstate = _ERRSTATE.get if _ERRSTATE is not None else lambda: None  # (the hot path's check: one call)
+_F64, _NDARRAY = np.float64, np.ndarray
 
 
 class NotReplayable(TypeError):
@@ -112,7 +114,7 @@ class Program:
         self.verified = False  # the first replay is checked against an eager call (adops.compiled)
         self.fast = None  # the generated function, once there is one
         self.watched: list = []  # static arguments' attributes the program depends on (adops.compiled)
-        self.errstate = _ERRSTATE.get() if _ERRSTATE is not None else None  # the caller's, when recording began
+        self.errstate = _errstate()  # the caller's, when recording began
         self.source = None
 
     # ---- recording -------------------------------------------------------------------------------------------
@@ -423,6 +425,111 @@ def _kind(op) -> int:
     return kind
 
 
+_SIMPLE: dict = {}  # op -> its impl where a call without params takes the recording's short path, else None
+
+
+def _simple(op):
+    """``op.impl`` when a call of ``op`` without params can take the short path (one result, whose shape follows the
+    input shapes alone; not the strong product, which carries a flag), else None."""
+    kind = _KINDS.get(op)
+    if kind is None:
+        kind = _kind(op)
+    impl = op.impl if kind == 0 and op.outputs == 1 and op is not _STRONG else None
+    _SIMPLE[op] = impl
+    return impl
+
+
+# operand types the short path takes as constants: immutable numbers (the same object is the same constant) and
+# arrays (``Program.const`` notes their contents)
+_NUMBERS = (float, int, np.float64)
+_SLOW = object()  # "not the short path": the caller goes the general way
+
+
+def _short(rec, name: str, impl, a, b):
+    """``impl(a, b)`` recorded by the shortest path, for the common case of the recording's hot loop: ``rec`` and a
+    value of its own recording or a plain number or array, a simple op (``_simple``), a NumPy result; ``_SLOW`` for
+    anything else (the general path then gives it its full treatment)."""
+    prog = rec._prog
+    level = rec._level
+    t = type(a)
+    if t is Rec and a._level == level:
+        pa, sa = a.primal, a._slot
+    elif t in _NUMBERS:
+        pa = a
+        sa = prog.consts.get(id(a))
+        if sa is None:
+            sa = prog.const(a)
+    elif t is _NDARRAY:
+        pa, sa = a, prog.const(a)
+    else:
+        return _SLOW
+    t = type(b)
+    if t is Rec and b._level == level:
+        pb, sb = b.primal, b._slot
+    elif t in _NUMBERS:
+        pb = b
+        sb = prog.consts.get(id(b))
+        if sb is None:
+            sb = prog.const(b)
+    elif t is _NDARRAY:
+        pb, sb = b, prog.const(b)
+    else:
+        return _SLOW
+    if _errstate() is not prog.errstate:
+        _errstate_changed(prog)
+    ans = impl(pa, pb)
+    out = prog.n_slots
+    prog.n_slots = out + 1
+    prog.code.append((CALL, impl, (sa, sb), None, out))
+    t = type(ans)
+    if t is _NDARRAY:
+        if ans.size >= BIG:
+            prog.big.add(out)
+    elif t is not _F64 and not isinstance(ans, np.generic):
+        return rec._wrap(ans, out, False, name=name)
+    return Rec(ans, prog, out)
+
+
+def _short1(rec, name: str, impl):
+    """``impl(rec)`` by the short path (``_short``)."""
+    prog = rec._prog
+    if _errstate() is not prog.errstate:
+        _errstate_changed(prog)
+    ans = impl(rec.primal)
+    out = prog.n_slots
+    prog.n_slots = out + 1
+    prog.code.append((CALL, impl, (rec._slot,), None, out))
+    t = type(ans)
+    if t is _NDARRAY:
+        if ans.size >= BIG:
+            prog.big.add(out)
+    elif t is not _F64 and not isinstance(ans, np.generic):
+        return rec._wrap(ans, out, False, name=name)
+    return Rec(ans, prog, out)
+
+
+def _operator(name: str, reflected: bool):
+    """Rec's ``__add__`` (or ``__radd__``, ``reflected``) and the like: the short path, else ``Traced``'s way."""
+    op = OPS[name]
+    impl = _SIMPLE[op] if op in _SIMPLE else _simple(op)
+
+    if impl is None:
+        def method(self, other):
+            return self._binary(name, other, self) if reflected else self._binary(name, self, other)
+    elif reflected:
+        def method(self, other):
+            out = _short(self, name, impl, other, self)
+            return self._binary(name, other, self) if out is _SLOW else out
+    else:
+        def method(self, other):
+            out = _short(self, name, impl, self, other)
+            return self._binary(name, self, other) if out is _SLOW else out
+    return method
+
+
+_NEGATIVE = _simple(OPS["negative"])
+
+
 def _constant(a, op):
     if isinstance(a, Traced):
         raise NotReplayable(f"{op.name} received a value of an outer transformation ({type(a).__name__}): replay would "
@@ -459,7 +566,7 @@ class Rec(Traced):
     def _apply(self, op, arrays, params):
         prog = self._prog
         level = self._level
-        if _ERRSTATE is not None and _ERRSTATE.get() is not prog.errstate:
+        if _errstate() is not prog.errstate:
             _errstate_changed(prog)
         if len(arrays) == 1:  # the common cases first (this is the recording's hot path)
             a = arrays[0]
@@ -587,11 +694,40 @@ class Rec(Traced):
         self._prog.guard(test, self._slot, expected)
         return expected
 
+    # ---- the hot path: operators and ufunc calls on values of this recording and plain numbers ----------------------
+    __add__ = _operator("add", False)
+    __radd__ = _operator("add", True)
+    __sub__ = _operator("subtract", False)
+    __rsub__ = _operator("subtract", True)
+    __mul__ = _operator("multiply", False)
+    __rmul__ = _operator("multiply", True)
+    __truediv__ = _operator("divide", False)
+    __rtruediv__ = _operator("divide", True)
+    __pow__ = _operator("power", False)
+    __rpow__ = _operator("power", True)
+    __lt__ = _operator("less", False)
+    __le__ = _operator("less_equal", False)
+    __gt__ = _operator("greater", False)
+    __ge__ = _operator("greater_equal", False)
+    __eq__ = _operator("equal", False)
+    __ne__ = _operator("not_equal", False)
+
+    def __neg__(self):
+        return _short1(self, "negative", _NEGATIVE)
+
     # ---- NumPy calls with no registry record: no derivative can pass through a Rec, so any pure call is recorded --
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs:
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
+                impl = _SIMPLE[op] if op in _SIMPLE else _simple(op)
+                if impl is not None:
+                    if len(inputs) == 1:  # (then the one input is this value)
+                        return _short1(self, op.name, impl)
+                    if len(inputs) == 2:
+                        out = _short(self, op.name, impl, *inputs)
+                        if out is not _SLOW:
+                            return out
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
         outer = any(isinstance(a, Traced) and a._level > self._level for a in inputs)
         out = kwargs.get("out")
@@ -681,7 +817,7 @@ class Rec(Traced):
         kw_values = {}
         for key, a in kwargs.items():
             kw_values[key], kw_spec[key] = take(a)
-        if _ERRSTATE is not None and _ERRSTATE.get() is not prog.errstate:
+        if _errstate() is not prog.errstate:
             _errstate_changed(prog)
         ans = fn(*values, **kw_values)
         if ans is None:  # np.copyto, np.put, np.place, np.putmask, np.add.at: it wrote into an array in place
