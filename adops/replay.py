@@ -113,6 +113,7 @@ class Program:
         self.replays = 0
         self.verified = False  # the first replay is checked against an eager call (adops.compiled)
         self.fast = None  # the generated function, once there is one
+        self.optimized = False  # dead code dropped and large slots freed (``optimize``, at the first replay)
         self.watched: list = []  # static arguments' attributes the program depends on (adops.compiled)
         self.errstate = _errstate()  # the caller's, when recording began
         self.source = None
@@ -181,7 +182,8 @@ class Program:
 
     # ---- finishing -----------------------------------------------------------------------------------------------
     def finish(self, out_leaves: list, out_def) -> None:
-        """Fix the outputs, drop dead instructions and every recorded value that is not a constant."""
+        """Fix the outputs and drop every recorded value that is not a constant (what replays need first: dead code
+        goes later, ``optimize``)."""
         for value, then in self.snapshots:
             if value.shape != then.shape or not np.array_equal(value, then, equal_nan=value.dtype.kind in "fc"):
                 raise NotReplayable(f"an array of shape {then.shape} that the function used was changed in place "
@@ -215,9 +217,6 @@ class Program:
             self.out_fix.append(None)
             self.out_consts.append((True, leaf))
         self.out_def = out_def
-        self._eliminate_dead_code()
-        if self.big:
-            self._free_large()
         self.template = [None] * self.n_slots
         for s, value in self.const_values.items():
             self.template[s] = value
@@ -227,6 +226,15 @@ class Program:
         for a in self.slot_arrays:  # (the program's params may still see them: no way back to the recording)
             a._recorder = None
         self.slot_arrays = []
+
+    def optimize(self) -> None:
+        """Drop dead instructions, and each large intermediate after its last use. Done at the first replay, not at
+        the recording: it only makes replays faster, and a program recorded but never replayed (a signature seen
+        once) need not pay for it."""
+        self._eliminate_dead_code()
+        if self.big:
+            self._free_large()
+        self.optimized = True
 
     def _eliminate_dead_code(self) -> None:
         live = {s for s in self.out_slots if s >= 0}
@@ -280,6 +288,8 @@ class Program:
         """The outputs' leaves for new input values (raises ``Stale`` when a guard fails)."""
         if self.fast is not None:
             return self.fast(*inputs)
+        if not self.optimized:
+            self.optimize()
         slots = self.template[:]
         for s, v in zip(self.in_slots, inputs):
             slots[s] = v

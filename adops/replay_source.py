@@ -26,6 +26,8 @@ def generate(prog: Program) -> Callable:
     >>> print(g.lru.popitem()[0].source.splitlines()[0])
     def replay(s0):
     """
+    if not prog.optimized:
+        prog.optimize()
     names: dict = {}  # id(object) -> name in the factory
     bound: list = []
 
