@@ -435,6 +435,17 @@ def _kind(op) -> int:
     return kind
 
 
+def _rec(primal, prog: Program, slot: int) -> Rec:
+    """``Rec(primal, prog, slot)`` without the call of ``__init__`` (the hot path makes one per instruction)."""
+    r = _new(Rec)
+    r.primal = primal
+    r._prog = prog
+    r._level = prog.level
+    r._slot = slot
+    return r
+
+
+_new = object.__new__
 _SIMPLE: dict = {}  # op -> its impl where a call without params takes the recording's short path, else None
 
 
@@ -492,52 +503,98 @@ def _short(rec, name: str, impl, a, b):
     prog.n_slots = out + 1
     prog.code.append((CALL, impl, (sa, sb), None, out))
     t = type(ans)
-    if t is _NDARRAY:
-        if ans.size >= BIG:
-            prog.big.add(out)
-    elif t is not _F64 and not isinstance(ans, np.generic):
-        return rec._wrap(ans, out, False, name=name)
-    return Rec(ans, prog, out)
+    if t is _F64 or (t is _NDARRAY and ans.size < BIG):
+        return _rec(ans, prog, out)
+    return _result(rec, ans, out, name)
 
 
-def _short1(rec, name: str, impl):
-    """``impl(rec)`` by the short path (``_short``)."""
+def _result(rec, ans, out: int, name: str):
+    """The short path's result when it is not a float64 or a small array."""
     prog = rec._prog
-    if _errstate() is not prog.errstate:
-        _errstate_changed(prog)
-    ans = impl(rec.primal)
-    out = prog.n_slots
-    prog.n_slots = out + 1
-    prog.code.append((CALL, impl, (rec._slot,), None, out))
-    t = type(ans)
-    if t is _NDARRAY:
-        if ans.size >= BIG:
-            prog.big.add(out)
-    elif t is not _F64 and not isinstance(ans, np.generic):
+    if type(ans) is _NDARRAY:
+        prog.big.add(out)  # (a large array: freed after its last use at replay)
+    elif not isinstance(ans, np.generic):
         return rec._wrap(ans, out, False, name=name)
     return Rec(ans, prog, out)
 
 
-def _operator(name: str, reflected: bool):
-    """Rec's ``__add__`` (or ``__radd__``, ``reflected``) and the like: the short path, else ``Traced``'s way."""
+def _unary(name: str):
+    """Rec's ``__neg__`` and the like: the short path (as ``_short``), else ``Traced``'s way."""
     op = OPS[name]
     impl = _SIMPLE[op] if op in _SIMPLE else _simple(op)
-
     if impl is None:
-        def method(self, other):
-            return self._binary(name, other, self) if reflected else self._binary(name, self, other)
-    elif reflected:
-        def method(self, other):
-            out = _short(self, name, impl, other, self)
-            return self._binary(name, other, self) if out is _SLOW else out
-    else:
-        def method(self, other):
-            out = _short(self, name, impl, self, other)
-            return self._binary(name, self, other) if out is _SLOW else out
+        def slow(self):
+            return self._apply(op, (self,), NO_PARAMS)
+
+        return slow
+
+    def method(self):
+        prog = self._prog
+        if _errstate() is not prog.errstate:
+            _errstate_changed(prog)
+        ans = impl(self.primal)
+        out = prog.n_slots
+        prog.n_slots = out + 1
+        prog.code.append((CALL, impl, (self._slot,), None, out))
+        t = type(ans)
+        if t is _F64 or (t is _NDARRAY and ans.size < BIG):
+            return _rec(ans, prog, out)
+        return _result(self, ans, out, name)
+
     return method
 
 
-_NEGATIVE = _simple(OPS["negative"])
+def _operator(name: str, reflected: bool):
+    """Rec's ``__add__`` (or ``__radd__``, ``reflected``) and the like: the short path (as ``_short``, inlined: this
+    is the recording's hottest code), else ``Traced``'s way."""
+    op = OPS[name]
+    impl = _SIMPLE[op] if op in _SIMPLE else _simple(op)
+    if impl is None:
+        def slow(self, other):
+            return self._binary(name, other, self) if reflected else self._binary(name, self, other)
+
+        return slow
+
+    def method(self, other):
+        prog = self._prog
+        t = type(other)
+        if t is Rec and other._level == self._level:
+            po, so = other.primal, other._slot
+        elif t in _NUMBERS:
+            po = other
+            so = prog.consts.get(id(other))
+            if so is None:
+                so = prog.const(other)
+        elif t is _NDARRAY:
+            po, so = other, prog.const(other)
+        else:
+            return self._binary(name, other, self) if reflected else self._binary(name, self, other)
+        if _errstate() is not prog.errstate:
+            _errstate_changed(prog)
+        if reflected:
+            ans = impl(po, self.primal)
+            ins = (so, self._slot)
+        else:
+            ans = impl(self.primal, po)
+            ins = (self._slot, so)
+        out = prog.n_slots
+        prog.n_slots = out + 1
+        prog.code.append((CALL, impl, ins, None, out))
+        t = type(ans)
+        if t is _F64 or (t is _NDARRAY and ans.size < BIG):
+            return _rec(ans, prog, out)
+        return _result(self, ans, out, name)
+
+    return method
+
+
+_SHORT_UFUNCS: dict = {}  # ufunc -> the impl of its op when the short path applies, else None
+
+
+def _short_ufunc(ufunc):
+    op = UFUNC_CALLS.get(ufunc)
+    impl = _SHORT_UFUNCS[ufunc] = None if op is None else (_SIMPLE[op] if op in _SIMPLE else _simple(op))
+    return impl
 
 
 def _constant(a, op):
@@ -722,22 +779,47 @@ class Rec(Traced):
     __eq__ = _operator("equal", False)
     __ne__ = _operator("not_equal", False)
 
-    def __neg__(self):
-        return _short1(self, "negative", _NEGATIVE)
+    __neg__ = _unary("negative")
+
+    @property
+    def shape(self) -> tuple:  # (read by the engines' rules and checks on every value: the short way first)
+        try:
+            return self.primal.shape
+        except AttributeError:
+            return np.shape(self.primal)
+
+    @property
+    def dtype(self):
+        try:
+            return self.primal.dtype
+        except AttributeError:
+            return np.result_type(self.primal)
 
     # ---- NumPy calls with no registry record: no derivative can pass through a Rec, so any pure call is recorded --
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs:
+            impl = _SHORT_UFUNCS.get(ufunc, _SLOW)
+            if impl is _SLOW:
+                impl = _short_ufunc(ufunc)
+            if impl is not None:
+                if len(inputs) == 1:  # (then the one input is this value) the short path, inlined as in _unary
+                    prog = self._prog
+                    if _errstate() is not prog.errstate:
+                        _errstate_changed(prog)
+                    ans = impl(self.primal)
+                    out = prog.n_slots
+                    prog.n_slots = out + 1
+                    prog.code.append((CALL, impl, (self._slot,), None, out))
+                    t = type(ans)
+                    if t is _F64 or (t is _NDARRAY and ans.size < BIG):
+                        return _rec(ans, prog, out)
+                    return _result(self, ans, out, ufunc.__name__)
+                if len(inputs) == 2:
+                    out = _short(self, ufunc.__name__, impl, *inputs)
+                    if out is not _SLOW:
+                        return out
             op = UFUNC_CALLS.get(ufunc)
             if op is not None:
-                impl = _SIMPLE[op] if op in _SIMPLE else _simple(op)
-                if impl is not None:
-                    if len(inputs) == 1:  # (then the one input is this value)
-                        return _short1(self, op.name, impl)
-                    if len(inputs) == 2:
-                        out = _short(self, op.name, impl, *inputs)
-                        if out is not _SLOW:
-                            return out
                 return _top(self, inputs)._apply(op, inputs, NO_PARAMS)
         outer = any(isinstance(a, Traced) and a._level > self._level for a in inputs)
         out = kwargs.get("out")
