@@ -94,6 +94,10 @@ class Program:
     [array([-1., -2.])]
     """
 
+    __slots__ = ("level", "code", "n_slots", "big", "slot_arrays", "consts", "const_values", "const_states",
+                 "snapshots", "in_slots", "out_slots", "out_def", "out_fix", "out_consts", "template", "replays",
+                 "verified", "fast", "optimized", "watched", "errstate", "source", "__weakref__")
+
     def __init__(self, level: int):
         self.level = level
         self.code: list = []
@@ -538,7 +542,12 @@ def _unary(name: str):
         prog.code.append((CALL, impl, (self._slot,), None, out))
         t = type(ans)
         if t is _F64 or (t is _NDARRAY and ans.size < BIG):
-            return _rec(ans, prog, out)
+            r = _new(Rec)  # (_rec, inlined)
+            r.primal = ans
+            r._prog = prog
+            r._level = self._level
+            r._slot = out
+            return r
         return _result(self, ans, out, name)
 
     return method
@@ -582,7 +591,12 @@ def _operator(name: str, reflected: bool):
         prog.code.append((CALL, impl, ins, None, out))
         t = type(ans)
         if t is _F64 or (t is _NDARRAY and ans.size < BIG):
-            return _rec(ans, prog, out)
+            r = _new(Rec)  # (_rec, inlined)
+            r.primal = ans
+            r._prog = prog
+            r._level = self._level
+            r._slot = out
+            return r
         return _result(self, ans, out, name)
 
     return method
@@ -812,7 +826,12 @@ class Rec(Traced):
                     prog.code.append((CALL, impl, (self._slot,), None, out))
                     t = type(ans)
                     if t is _F64 or (t is _NDARRAY and ans.size < BIG):
-                        return _rec(ans, prog, out)
+                        r = _new(Rec)  # (_rec, inlined)
+                        r.primal = ans
+                        r._prog = prog
+                        r._level = self._level
+                        r._slot = out
+                        return r
                     return _result(self, ans, out, ufunc.__name__)
                 if len(inputs) == 2:
                     out = _short(self, ufunc.__name__, impl, *inputs)
