@@ -150,7 +150,7 @@ class Compiled:
         if sig in self.eager:
             self.stats["eager"] += 1
             return self.fn(*args, **kwargs)
-        return self._record(sig, args, kwargs)
+        return self._record(sig, args, kwargs, inputs)
 
     def __get__(self, obj, objtype=None):
         # ``@compiled`` on a method: the instance is a static argument (its attributes followed, as a model's are)
@@ -222,11 +222,15 @@ class Compiled:
             prog.fast = generate(prog)
             self.stats["generated"] += 1
 
-    def _record(self, sig, args, kwargs):
+    def _record(self, sig, args, kwargs, inputs: list):
         prog = Program(new_level())
-        leaves, treedef = flatten((args, kwargs))
-        recs = [Rec(leaf, prog, prog.input(leaf)) if _dynamic(leaf) else leaf for leaf in leaves]
-        rargs, rkwargs = unflatten(treedef, recs)
+        if not kwargs and len(inputs) == len(args) and all(a is b for a, b in zip(args, inputs)):
+            leaves = inputs  # (the common case: every argument an array or a number, no containers to rebuild)
+            rargs, rkwargs = tuple([Rec(a, prog, prog.input(a)) for a in args]), {}
+        else:
+            leaves, treedef = flatten((args, kwargs))
+            recs = [Rec(leaf, prog, prog.input(leaf)) if _dynamic(leaf) else leaf for leaf in leaves]
+            rargs, rkwargs = unflatten(treedef, recs)
         collecting = gc.isenabled()
         # the cyclic collector would scan the growing program at every generation-0 collection (2 us per
         # instruction); the recording is one bounded call, so it runs without automatic collections

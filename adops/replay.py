@@ -205,7 +205,7 @@ class Program:
                 if leaf._slot in self.const_values or (isinstance(value, np.ndarray) and value.size
                                                  and any(np.may_share_memory(value, c) for c in consts)):
                     fix = "copy"  # the user may change it in place: never hand out the program's own constant
-                elif np.ndim(value) == 0:
+                elif (value.ndim if isinstance(value, (np.ndarray, np.generic)) else np.ndim(value)) == 0:
                     fix = "array" if isinstance(value, np.ndarray) else "scalar"
                 self.out_slots.append(leaf._slot)
                 self.out_fix.append(fix)
@@ -808,6 +808,13 @@ class Rec(Traced):
             return self.primal.dtype
         except AttributeError:
             return np.result_type(self.primal)
+
+    @property
+    def size(self) -> int:
+        try:
+            return self.primal.size
+        except AttributeError:
+            return np.size(self.primal)
 
     # ---- NumPy calls with no registry record: no derivative can pass through a Rec, so any pure call is recorded --
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

@@ -704,3 +704,67 @@ def test_a_list_changed_in_place_after_its_use_keeps_the_value_it_had():
 
     replayed(revad.value_and_grad(f), (np.array([1.0, 2.0]),), (np.array([-1.0, -2.0]),), (np.array([1.0, 2.0]),),
              (np.array([3.0, 2.0]),))
+
+
+# ---- what the cheap recording changed: optimizing at the first replay, the short path, Rec's own attributes ----------
+def test_dead_code_is_dropped_at_the_first_replay_not_while_recording():
+    def f(x):
+        np.exp(x) * 3.0  # computed and never used: recorded, then dead
+        return np.sum(np.sin(x) * x)
+
+    x = np.array([0.5, 1.0])
+    c = compiled(revad.value_and_grad(f))
+    same(c(x), revad.value_and_grad(f)(x))
+    (prog,) = c.lru
+    n = len(prog)
+    assert not prog.optimized and any(ins[1] is np.exp for ins in prog.code)
+    same(c(x + 1.0), revad.value_and_grad(f)(x + 1.0))
+    assert prog.optimized and len(prog) < n and not any(ins[1] is np.exp for ins in prog.code)
+    same(c(x - 1.0), revad.value_and_grad(f)(x - 1.0))
+
+
+def test_large_intermediates_are_freed_from_the_first_replay_on():
+    from adops.replay import BIG, FREE
+
+    def f(x):
+        return np.sum(np.tanh(x * 2.0) ** 2)
+
+    x = np.linspace(-1.0, 1.0, BIG + 10)
+    c = compiled(revad.grad(f), generate_after=2)
+    c(x)
+    (prog,) = c.lru
+    assert prog.big and not any(ins[0] == FREE for ins in prog.code)
+    for k in range(3):  # the first replay (checked against eager), an interpreted one, the generated code
+        same(c(x * (0.5 + k)), revad.grad(f)(x * (0.5 + k)))
+    assert any(ins[0] == FREE for ins in prog.code) and c.stats["generated"] == 1, c.stats
+
+
+@pytest.mark.parametrize("other", [True, 2, 0.5, np.float32(1.5), [1.0, 2.0], np.array([1, 2]), np.array(0.25)],
+                         ids=["bool", "int", "float", "float32", "list", "int-array", "0d-array"])
+def test_operands_on_and_off_the_short_path_give_eagers_answers(other):
+    # Python numbers and arrays are the short path's constants; a bool, a list or a NumPy float32 go the general way
+    def f(x):
+        return np.sum(x * other + (other - x) / (x + 2.0) - np.cos(x) ** 2 + np.negative(x) * (x > other))
+
+    replayed(revad.value_and_grad(f), (np.array([0.5, 3.0]),), (np.array([2.5, -1.0]),), (np.array([0.5, 3.0]),))
+    replayed(dualad.grad(f), (np.array([0.5, 3.0]),), (np.array([2.5, -1.0]),))
+
+
+def test_a_recorded_values_shape_size_and_dtype_are_its_primals():
+    from adops.core import new_level
+    from adops.replay import Program, Rec
+
+    prog = Program(new_level())
+    number = Rec(2.5, prog, prog.input(2.5))  # (a Python float argument)
+    assert (number.shape, number.size, number.dtype) == ((), 1, np.dtype(np.float64))
+    array = Rec(np.ones((2, 3), np.float32), prog, prog.input(None))
+    assert (array.shape, array.size, array.dtype, array.ndim) == ((2, 3), 6, np.dtype(np.float32), 2)
+    assert (np.sin(array).shape, (array * 2.0).dtype, (-array).size) == ((2, 3), np.dtype(np.float32), 6)
+
+
+def test_a_float_argument_is_an_input_of_the_short_path():
+    def f(x, s):
+        return revad.grad(lambda v: np.sum(v * s + s / v - s))(x)
+
+    c = replayed(f, (np.array([1.0, 2.0]), 0.5), (np.array([3.0, 2.0]), 1.5), (np.array([1.0, 4.0]), -2.0))
+    assert c.stats["records"] == 1 and c.stats["replays"] == 2, c.stats
