@@ -517,7 +517,9 @@ def _result(rec, ans, out: int, name: str):
     prog = rec._prog
     if type(ans) is _NDARRAY:
         prog.big.add(out)  # (a large array: freed after its last use at replay)
-    elif not isinstance(ans, np.generic):
+    elif not isinstance(ans, np.generic) and type(ans) is not float:
+        # (a Python float, an operator's answer on Python float arguments, is a value like a NumPy scalar: a guard
+        # would record again at every new argument)
         return rec._wrap(ans, out, False, name=name)
     return Rec(ans, prog, out)
 

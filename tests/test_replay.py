@@ -768,3 +768,16 @@ def test_a_float_argument_is_an_input_of_the_short_path():
 
     c = replayed(f, (np.array([1.0, 2.0]), 0.5), (np.array([3.0, 2.0]), 1.5), (np.array([1.0, 4.0]), -2.0))
     assert c.stats["records"] == 1 and c.stats["replays"] == 2, c.stats
+
+
+def test_arithmetic_on_float_arguments_is_recorded_not_guarded():
+    # s * s on a Python float is a Python float: it was guarded as a value Python sees, so every new s recorded again
+    def f(x, s):
+        r = s * s - 1.0 / s
+        return revad.value_and_grad(lambda v: np.sum(np.sin(v) * r) + r)(x), r, s * 2.0
+
+    points = [(np.array([1.0, 2.0]), 0.5), (np.array([3.0, 2.0]), 1.5), (np.array([1.0, 4.0]), -2.0)]
+    c = replayed(f, *points)
+    assert c.stats["records"] == 1 and c.stats["replays"] == 2, c.stats
+    g = replayed(lambda x, s: revad.grad(lambda v: np.sum(v * v) * (1.0 if s * s > 1.0 else -1.0))(x), *points)
+    assert g.stats["records"] == 2 and g.stats["stale"] == 1, g.stats  # (a branch on it is still a guard)
