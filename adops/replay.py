@@ -17,6 +17,12 @@ recorded faithfully raises ``NotReplayable`` and ``compiled`` runs ``fn`` eagerl
 The program is a list of instructions over numbered slots (inputs, constants, results); the interpreter runs it on
 a preallocated list of slots, ``adops.replay_source`` turns it into straight-line Python once it has been replayed
 often enough.
+
+The recording costs what eager evaluation costs plus the instructions' bookkeeping, so its hot path is short: an
+operator or a ufunc call on values of the recording and plain numbers or arrays, of an op whose result's shape
+follows the input shapes (``_simple``), records its one instruction in a few lines (``_operator``, ``_unary``,
+``_short``); everything else goes the general way (``Rec._apply``). What only makes replays faster (dead code,
+freeing large slots) waits for the first replay (``Program.optimize``).
 """
 
 from __future__ import annotations
