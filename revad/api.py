@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adops.core import Op, call_traced
+from adops.core import INFINITE, Op, call_traced
 from adops.counting import plain, run_counted
 from adops.jacobians import BatchedPass, Inputs, Leaves, jacobian, output_leaves
 from adops.jacobians import gradient as sweep_gradient
@@ -56,6 +56,7 @@ class ReversePass(BatchedPass):
     def _take(self, out) -> None:
         """The output leaves of ``f`` (and its aux): their primals and slots."""
         level = self.tape.level
+        self.tape.infinite = INFINITE.seen  # what the sweeps start from, whenever they run (a vjp pullback)
         if self.has_aux:
             out, self.aux = split_aux(out, True, level, self.fn)
         if type(out) is Tracer and out._level == level:  # one traced output: nothing to look through
@@ -98,7 +99,10 @@ def _input_ct(g, batch, shape, dtype):
     """One input's cotangent: zeros if nothing reached it, and always in the input's dtype (as in JAX)."""
     t = type(g)
     if t is np.ndarray:
-        return g if g.dtype == dtype else g.astype(dtype)
+        if g.dtype != dtype:
+            return g.astype(dtype)
+        # (a sum's pullback broadcasts its cotangent: a read-only view, where users expect an array to write into)
+        return g if g.flags.writeable else g.copy()
     if t is _F64 and dtype is _F64_DTYPE:  # the one-element gradient's case: (np.array is the cheapest way)
         return np.array(g)
     if g is None:

@@ -7,7 +7,7 @@ from gc import is_tracked as _is_tracked
 
 import numpy as np
 
-from adops.core import NO_PARAMS, check_real, new_level
+from adops.core import INFINITE, NO_PARAMS, check_real, new_level
 from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
@@ -89,7 +89,7 @@ class Tape:
     # an Op or a dict stays tracked for good, and every full collection would walk the whole tape: a per-primitive
     # cost growing with the tape's length (a list of references to the few Op objects is cheap to walk).
     __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "_names", "outputs", "adjoints",
-                 "__weakref__")
+                 "infinite", "__weakref__")
 
     def __init__(self):
         self.level = new_level()
@@ -101,6 +101,9 @@ class Tape:
         self._names: list = []  # a name given to each input, or None
         self.outputs: list = []  # (slot, value) of the traced function's outputs
         self.adjoints: dict | None = None
+        # the strong-zero flag (adops.core.INFINITE) when recording ended, if a sweep may run later: an outermost
+        # sweep starts from it, so a pullback gives the same answer whatever ran in between
+        self.infinite: bool | None = None
 
     def input(self, value, name: str | None = None) -> Tracer:
         """A new input slot holding ``value``."""
@@ -181,6 +184,8 @@ class Tape:
         # arrives, giving the very numbers the dense path gives (a replay records that path: adops.replay)
         acc = {}
         ops, rows, pmap = self._ops, self._rows, self._params
+        if self.infinite is not None and not INFINITE.depth:
+            INFINITE.seen = self.infinite
         counting = STATE.on
         pop = cts.pop
         get = cts.get
