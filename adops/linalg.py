@@ -29,13 +29,15 @@ from .symbolic import as_objects, matrices
 
 
 def _parse_matmul(a, b, out=None, **kwargs):
-    reject_out("np.matmul", out, **kwargs)
-    na, nb = ndim(a), ndim(b)
+    if out is not None or kwargs:
+        reject_out("np.matmul", out, **kwargs)
+    sa, sb = shape(a), shape(b)  # (once each: a traced array computes its shape on every call)
+    na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:
         raise ValueError("np.matmul: operands must be at least 1-D; use * to scale by a scalar")
-    ka, kb = shape(a)[-1], shape(b)[-2 if nb > 1 else -1]
+    ka, kb = sa[-1], sb[-2 if nb > 1 else -1]
     if ka != kb:
-        raise ValueError(f"np.matmul: shapes {shape(a)} and {shape(b)} do not align ({ka} != {kb})")
+        raise ValueError(f"np.matmul: shapes {sa} and {sb} do not align ({ka} != {kb})")
     return (a, b), {"nd": (na, nb)}
 
 
@@ -73,6 +75,8 @@ def _as_matrix(ct, nd):
 
 
 def _matmul_vjp_a(ct, ans, a, b, nd):
+    if nd == (2, 2) and type(ct) is np.ndarray and ct.ndim == 2 and type(b) is np.ndarray:  # the common case
+        return np.matmul(ct, b.T)  # (the general path's product, without its Python helpers: see _matmul_vjp_b)
     lead = ndim(ct) - ndim(ans)
     if nd == (1, 2) and ndim(b) == 2:  # vector @ matrix: ct (batch, m) @ b^T in one GEMM
         return sum_to(np.matmul(ct, np.swapaxes(b, -1, -2)), lead, shape(a))
@@ -83,6 +87,11 @@ def _matmul_vjp_a(ct, ans, a, b, nd):
 
 
 def _matmul_vjp_b(ct, ans, a, b, nd):
+    if nd == (2, 2) and type(ct) is np.ndarray and ct.ndim == 2 and type(a) is np.ndarray:
+        # matrix @ matrix with no batch axes (every layer of a network): the general path's very product, minus
+        # np.swapaxes and sum_to, Python helpers that cost 5-10 us each in a sweep, where the GEMMs before have
+        # pushed them out of the caches
+        return np.matmul(a.T, ct)
     lead = ndim(ct) - ndim(ans)
     if nd == (2, 1) and ndim(a) == 2:  # b_bar = ct @ A for every batch row at once
         return np.matmul(ct, a)

@@ -99,12 +99,47 @@ def keep(ct, axes, keepdims):
 
 
 def expand_to(ct, x, axes, keepdims):
-    """The transpose of summing over ``axes``: broadcast the cotangent back over them."""
+    """The transpose of summing over ``axes``: broadcast the cotangent back over them (a read-only view)."""
+    if type(ct) is np.ndarray or isinstance(ct, np.generic):
+        view = _repeated(np.asarray(ct), shape(x), axes, keepdims)
+        if view is not None:
+            return view
     nb = ndim(ct) - (ndim(x) if keepdims else ndim(x) - len(axes))
     return np.broadcast_to(keep(ct, axes, keepdims), shape(ct)[:nb] + shape(x))
 
 
+def _repeated(a: np.ndarray, xshape: tuple, axes: tuple, keepdims: bool) -> np.ndarray | None:
+    """``np.broadcast_to(keep(a, axes, keepdims), batch + xshape)`` built as a strided view of ``a`` (stride 0 along
+    ``axes``), or None where ``a``'s memory cannot be viewed that way (not contiguous, object dtype).
+
+    In a reverse sweep this runs right after large matmuls have pushed NumPy's Python helpers out of the caches:
+    np.expand_dims and np.broadcast_to (an nditer) then cost about 50 us together, this about 10 (a loss's
+    ``np.sum`` pulls back through here once per gradient).
+    """
+    if a.dtype.hasobject:  # (a view of a buffer of object pointers would not own references to them)
+        return None
+    nx = len(xshape)
+    nb = a.ndim - (nx if keepdims else nx - len(axes))
+    strides = list(a.strides[:nb])
+    inner = iter(a.strides[nb:])
+    for i in range(-nx, 0):
+        if i in axes:
+            strides.append(0)
+            if keepdims:
+                next(inner)
+        else:
+            strides.append(next(inner))
+    try:
+        view = np.ndarray(a.shape[:nb] + tuple(xshape), a.dtype, a, 0, tuple(strides))
+    except (TypeError, ValueError, BufferError):
+        return None
+    view.flags.writeable = False  # as np.broadcast_to's: every entry along an axis is one memory location
+    return view
+
+
 def _sum_impl(x, axes, keepdims):
+    if type(x) is np.ndarray:  # the ufunc np.sum calls, without its Python wrapper
+        return np.add.reduce(x, axis=axes, keepdims=keepdims)
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 
