@@ -168,7 +168,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
 
 
 def _log_softmax_impl(x, axis):
-    if type(x) is np.ndarray:  # plain values: the same operations as below, in the arrays they create
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # plain floats: the operations below, in the arrays they create
         return _log_softmax_plain(x, axis)
     shifted = x - _shift(x, (axis,))
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
