@@ -84,6 +84,12 @@ class Op:
     # ``adops.cotangents.IndexAdd`` (zeros with values at an index, unbuilt) that the sweep adds in place into one
     # buffer per slot: indexing in a loop stays O(n). Every other caller of a rule gets ``vjps``' dense arrays.
     scatter_vjps: tuple = ()
+    # The values the reverse rules (``vjps``, ``vjp_all``, ``scatter_vjps``) may read: "ans" and the positions of
+    # the inputs; None (the safe default) means all. Of any other array a rule reads at most the shape, dtype and
+    # ndim, so a tape may keep a ``ShapeOnly`` in its place and let the array go as soon as the program is done with
+    # it (x @ W before the bias is added: neither matmul's nor add's rules read it). ``tests/test_reads.py`` runs
+    # every rule with ``ShapeOnly`` for what its record declares unread.
+    reads: frozenset | None = None
 
     def __post_init__(self):
         if not isinstance(self.vjps, tuple):
@@ -112,6 +118,45 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+class ShapeOnly:
+    """What a record may keep of an array its reverse rules never read (``Op.reads``): the shape and the dtype.
+    Anything else raises, so a rule that reads a value its record declares unread fails loudly, never silently.
+
+    >>> v = ShapeOnly(np.zeros((2, 3), dtype=np.float32))
+    >>> v.shape, v.ndim, v.dtype
+    ((2, 3), 2, dtype('float32'))
+    """
+
+    __slots__ = ("shape", "dtype")
+    __array_ufunc__ = None  # NumPy's operators and ufuncs refuse it (TypeError)
+
+    def __init__(self, value):
+        self.shape = value.shape
+        self.dtype = value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"a reverse rule read the values of an array of shape {self.shape} that its record declares "
+                        "unread (Op.reads): add it to the op's reads")
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.shape:  # shape queries are answered; every other NumPy function refuses
+            return self.shape
+        if func is np.ndim:
+            return len(self.shape)
+        self._refuse()
+
+    __array__ = __bool__ = __float__ = __int__ = __index__ = __len__ = __iter__ = _refuse
+    __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"ShapeOnly(shape={self.shape}, dtype={self.dtype})"
 
 
 def _no_flops(*shapes, **params) -> int:

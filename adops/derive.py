@@ -7,6 +7,8 @@ here once instead of in every rule.
 
 from __future__ import annotations
 
+import dis
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -103,6 +105,28 @@ def _partial(d, ans, primals, strong_zero: bool):
         return d(ans, *primals)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # infinite partials are expected here
         return d(ans, *primals)
+
+
+def _reads(partials: tuple) -> frozenset | None:
+    """What the VJPs built from ``partials`` read (``Op.reads``): the arguments some partial's code loads ("ans" for
+    the first, input positions after it). A partial that never loads x cannot depend on x's value (tanh's
+    ``1 - ans * ans``, exp's ``ans``); the VJPs around the partials look at shapes only. None when a partial's code
+    cannot be read (a builtin, ``*args``)."""
+    reads = set()
+    for d in partials:
+        if d is None or isinstance(d, str):
+            continue
+        code = getattr(d, "__code__", None)
+        if code is None or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+            return None
+        loaded = set(code.co_cellvars)  # (an argument captured by an inner function counts as read)
+        for ins in dis.get_instructions(code):
+            if "FAST" in ins.opname or "DEREF" in ins.opname:
+                loaded.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+        for k, arg in enumerate(code.co_varnames[:code.co_argcount]):
+            if arg in loaded:
+                reads.add("ans" if k == 0 else k - 1)
+    return frozenset(reads)
 
 
 def _elementwise_cost(flops: float) -> Callable:
@@ -223,7 +247,8 @@ def elementwise(name: str, ufuncs: tuple, partials: tuple, sympy_fn: Callable, *
         samples=samples,
         math=math,
         strong_zero=strong_zero,
-        sparsity="elementwise")
+        sparsity="elementwise",
+        reads=_reads(partials))
     return register(op, *ufuncs, parse=parse)
 
 
@@ -259,13 +284,14 @@ def nondifferentiable(name: str, ufuncs: tuple, nargs: int, *, samples: tuple | 
 def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
            samples: tuple, sympy_fn: Callable | None = None, cost: Callable | None = None, math: str = "",
            jvp: Callable | None = None, vjp_all: Callable | None = None, sparsity: str = "dense",
-           scatter_vjps: tuple = ()) -> Op:
+           scatter_vjps: tuple = (), reads: frozenset | None = frozenset()) -> Op:
     """Register an op linear in its array arguments: the JVP is the impl applied to the tangents, and
     ``transposes[i](ct, ans, *primals, **params)`` hand-writes the VJP for input i (or, for any number of inputs,
     ``vjp_all(ct, ans, *primals, **params)`` all of them in one call). ``sparsity="select"`` declares
     that each output element is one input element or a constant (reshape, indexing, ...); ``"reduce"`` a sum over
     ``params["axes"]``. ``scatter_vjps`` are the transposes as the reverse sweep may take them, unbuilt
-    (``Op.scatter_vjps``)."""
+    (``Op.scatter_vjps``). A transpose needs the inputs' shapes, not their values (``reads``, ``Op.reads``: none by
+    default)."""
     if jvp is None:
         if len(transposes) == 1:
 
@@ -292,7 +318,8 @@ def linear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, pa
         math=math,
         sparsity=sparsity,
         curvature="linear",
-        scatter_vjps=scatter_vjps)
+        scatter_vjps=scatter_vjps,
+        reads=reads)
     return register(op, *callables, parse=parse)
 
 
@@ -304,7 +331,8 @@ def _free(*shapes, **params):
 def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, parse: Callable | None,
              samples: tuple, cost: Callable, sympy_fn: Callable | None = None, math: str = "",
              sparsity: str = "dense") -> Op:
-    """Register a product linear in each of two arguments: JVP = impl(ta, b) + impl(a, tb)."""
+    """Register a product linear in each of two arguments: JVP = impl(ta, b) + impl(a, tb). Each transpose reads the
+    other factor, never the product (``Op.reads``)."""
 
     def jvp(tangents, ans, a, b, **params):
         ta, tb = tangents
@@ -327,7 +355,8 @@ def bilinear(name: str, callables: tuple, impl: Callable, transposes: tuple, *, 
         samples=samples,
         math=math,
         sparsity=sparsity,
-        curvature="multilinear")
+        curvature="multilinear",
+        reads=frozenset((0, 1)))
     return register(op, *callables, parse=parse)
 
 

@@ -155,7 +155,8 @@ SOFTMAX = register(Op(
     cost=lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)),
     domain=Domain(),
     samples=_reduce_samples(lambda x, axis=-1: softmax(x, axis)),
-    math="d s = s (dx - <s, dx>)"))
+    math="d s = s (dx - <s, dx>)",
+    reads=frozenset(("ans",))))
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
@@ -210,7 +211,8 @@ LOG_SOFTMAX = register(Op(
     cost=lambda s, **p: 14 * int(np.prod(s, dtype=np.int64)),
     domain=Domain(),
     samples=_reduce_samples(lambda x, axis=-1: log_softmax(x, axis)),
-    math="d ls = dx - <softmax, dx>"))
+    math="d ls = dx - <softmax, dx>",
+    reads=frozenset(("ans",))))
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> ArrayLike:
