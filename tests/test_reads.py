@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import adops
-import revad
 from adops.core import ShapeOnly
 from adops.cotangents import IndexAdd
 from tests.test_ops import CASES, make_args
+from tests.test_plain_paths import recorded
 
 DECLARED = [(n, k) for n, k in CASES if adops.OPS[n].reads is not None and adops.OPS[n].differentiable
             and not adops.OPS[n].composite and adops.OPS[n].outputs == 1]
@@ -73,8 +73,7 @@ def _check(op, slots, primals, params, ans, reads, general: bool):
 def test_rules_read_only_what_they_declare(name, k, general):
     op = adops.OPS[name]
     sample = op.samples[k]
-    tape = revad.trace(sample.call, *make_args(op, sample, "reads"))
-    for rec_op, slots, primals, params, ans, out in tape.records:
+    for rec_op, slots, primals, params, ans, out in recorded(sample.call, *make_args(op, sample, "reads")):
         if rec_op.reads is None or rec_op.outputs != 1:
             continue
         bad = _check(rec_op, slots, primals, params, ans, rec_op.reads, general)
@@ -84,8 +83,7 @@ def test_rules_read_only_what_they_declare(name, k, general):
 def test_an_undeclared_read_is_caught():
     """tanh's partial 1 - ans^2 reads ans: declaring nothing read must fail, declaring ans must pass."""
     op = adops.OPS["tanh"]
-    tape = revad.trace(np.tanh, np.array([0.3, -1.2]))
-    (rec_op, slots, primals, params, ans, out), = tape.records
+    (rec_op, slots, primals, params, ans, out), = recorded(np.tanh, np.array([0.3, -1.2]))
     assert rec_op is op and op.reads == frozenset({"ans"})
     assert _check(op, slots, primals, params, ans, frozenset(), general=False)
     assert not _check(op, slots, primals, params, ans, frozenset({"ans"}), general=False)
