@@ -19,7 +19,7 @@ from .core import (
     result_dtype,
     shape,
 )
-from .derive import UNDEFINED, composite, linear
+from .derive import STRONG_PRODUCT, UNDEFINED, composite, linear
 from .elementwise import mask
 from .symbolic import as_objects, select_ties
 
@@ -166,9 +166,9 @@ linear("mean", (np.mean,), _mean_impl,
 
 
 def _others_product(x, ans, axes, keepdims):
-    """d prod / d x_i = product of the other entries; exact with zeros (no division by zero)."""
-    if not np.any(x == 0):
-        return keep(ans, axes, keepdims) / x
+    """d prod / d x_i = product of the other entries; exact with zeros, infinities and overflow (no division)."""
+    if np.all(np.isfinite(ans) & (ans != 0)):
+        return keep(ans, axes, keepdims) / x  # (a finite nonzero product: no zero, no infinity, no overflow)
     # move the reduced axes last, flatten them, and form each exclusive product with a mask (O(n^2), zeros only)
     nd = ndim(x)
     rest = [a for a in range(-nd, 0) if a not in axes]
@@ -183,7 +183,12 @@ def _others_product(x, ans, axes, keepdims):
 
 
 def _prod_jvp(tangents, ans, x, axes, keepdims):
-    return np.sum(tangents[0] * _others_product(x, ans, axes, keepdims), axis=axes, keepdims=keepdims)
+    others = _others_product(x, ans, axes, keepdims)
+    # an infinite product of the others meets the zero tangents of the other directions: 0 * inf = 0 there, as the
+    # reverse rule gives (it never multiplies the two)
+    t = tangents[0]
+    terms = t * others if np.all(np.isfinite(others)) else call(STRONG_PRODUCT, t, others)
+    return np.sum(terms, axis=axes, keepdims=keepdims)
 
 
 def _prod_vjp(ct, ans, x, axes, keepdims):

@@ -35,13 +35,13 @@ class ReversePass(BatchedPass):
     mode = "reverse"
     nonscalar = "revad.jacrev or revad.vjp"
 
-    def __init__(self, f, inputs, kwargs, has_aux, fn, names=None, recorded=None):
+    def __init__(self, f, inputs, kwargs, has_aux, fn, names=None, recorded=None, keep_values=False):
         self.f, self.inputs, self.kwargs, self.has_aux, self.fn, self.aux = f, inputs, kwargs, has_aux, fn, None
         if recorded is not None:  # f has run already, on this tape (``_one_sweep``): take its output from there
             self.tape, out = recorded
             self._take(out)
             return
-        tape = self.tape = Tape()
+        tape = self.tape = Tape(lean=not keep_values)
         if names:  # an argument's name goes to its input slot when the argument is one array
             names = [names[a] if count == 1 else None for a, (count, _) in zip(inputs.nums, inputs.defs)
                      for _ in range(count)]
@@ -403,6 +403,6 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Tape:
         except (TypeError, ValueError):
             names = None
     rev = ReversePass(f, Inputs(args, tuple(range(len(args))), "revad.trace", copy=True), None, False, "revad.trace",
-                      names=names)
+                      names=names, keep_values=True)
     rev.tape.outputs = list(zip(rev.slots, rev.outputs.leaves))
     return rev.tape

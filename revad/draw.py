@@ -7,10 +7,14 @@ import subprocess
 
 import numpy as np
 
+from adops.core import ShapeOnly
+
 
 def fmt(value) -> str:
     """A short readable form of a forward value or adjoint."""
     value = getattr(value, "primal", value)
+    if isinstance(value, ShapeOnly):
+        return "(not kept)"
     if np.ndim(value) == 0:
         v = float(np.asarray(value))
         return f"{v:.4g}"

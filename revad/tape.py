@@ -7,7 +7,7 @@ from gc import is_tracked as _is_tracked
 
 import numpy as np
 
-from adops.core import INFINITE, NO_PARAMS, check_real, new_level
+from adops.core import INFINITE, NO_PARAMS, ShapeOnly, check_real, new_level
 from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
@@ -89,10 +89,13 @@ class Tape:
     # an Op or a dict stays tracked for good, and every full collection would walk the whole tape: a per-primitive
     # cost growing with the tape's length (a list of references to the few Op objects is cheap to walk).
     __slots__ = ("level", "_ops", "_params", "_rows", "n_slots", "inputs", "_names", "outputs", "adjoints",
-                 "infinite", "__weakref__")
+                 "infinite", "lean", "__weakref__")
 
-    def __init__(self):
+    def __init__(self, lean: bool = True):
         self.level = new_level()
+        # a record keeps a ShapeOnly for an array its op's rules never read (Op.reads): x @ W before the bias, for
+        # one, is then freed as soon as f lets go of it. ``trace`` keeps every value, to print and draw them
+        self.lean = lean
         self._ops: list = []
         self._params: dict = {}
         self._rows: list = []
@@ -154,7 +157,16 @@ class Tape:
         self._ops.append(op)
         if n == 1:
             self.n_slots = slot + 1
-            rows.append((slots, primals, ans, slot))
+            reads = op.reads
+            if reads is None or not self.lean:
+                rows.append((slots, primals, ans, slot))
+            elif type(ans) is _NDARRAY:  # keep only the arrays the rules read; the rest can go with f's frame
+                rows.append((slots, _lean(primals, reads), ans if "ans" in reads else ShapeOnly(ans), slot))
+            elif type(primals[0]) is _NDARRAY or (len(primals) == 2 and type(primals[1]) is _NDARRAY) or \
+                    len(primals) > 2:
+                rows.append((slots, _lean(primals, reads), ans, slot))
+            else:  # (numbers only: nothing to drop)
+                rows.append((slots, primals, ans, slot))
             return Tracer(ans, self, slot)
         outs = tuple(range(slot, slot + n))
         self.n_slots = slot + n
@@ -403,6 +415,18 @@ class Records(Sequence):
     def __reversed__(self):
         for index in range(len(self._rows) - 1, -1, -1):
             yield self[index]
+
+
+def _lean(primals: tuple, reads: frozenset) -> tuple:
+    """``primals`` with a ``ShapeOnly`` for each array the rules do not read (scalars are kept: they cost nothing)."""
+    if len(primals) == 1:
+        p = primals[0]
+        return (ShapeOnly(p),) if type(p) is _NDARRAY and 0 not in reads else primals
+    if len(primals) == 2:
+        a, b = primals
+        if (type(a) is not _NDARRAY or 0 in reads) and (type(b) is not _NDARRAY or 1 in reads):
+            return primals
+    return tuple([ShapeOnly(p) if type(p) is _NDARRAY and i not in reads else p for i, p in enumerate(primals)])
 
 
 def _flat(params: dict) -> tuple:
