@@ -7,7 +7,7 @@ from gc import is_tracked as _is_tracked
 
 import numpy as np
 
-from adops.core import INFINITE, NO_PARAMS, ShapeOnly, check_real, new_level
+from adops.core import INFINITE, NO_PARAMS, check_real, new_level, stand_in
 from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
@@ -93,8 +93,9 @@ class Tape:
 
     def __init__(self, lean: bool = True):
         self.level = new_level()
-        # a record keeps a ShapeOnly for an array its op's rules never read (Op.reads): x @ W before the bias, for
-        # one, is then freed as soon as f lets go of it. ``trace`` keeps every value, to print and draw them
+        # a record keeps a stand-in (adops.core.stand_in) for a float array its op's rules never read (Op.reads):
+        # x @ W before the bias, for one, is then freed as soon as f lets go of it. ``trace`` keeps every value, to
+        # print and draw them
         self.lean = lean
         self._ops: list = []
         self._params: dict = {}
@@ -161,7 +162,8 @@ class Tape:
             if reads is None or not self.lean:
                 rows.append((slots, primals, ans, slot))
             elif type(ans) is _NDARRAY:  # keep only the arrays the rules read; the rest can go with f's frame
-                rows.append((slots, _lean(primals, reads), ans if "ans" in reads else ShapeOnly(ans), slot))
+                rows.append((slots, _lean(primals, reads),
+                             ans if "ans" in reads or ans.dtype.kind != "f" else stand_in(ans), slot))
             elif type(primals[0]) is _NDARRAY or (len(primals) == 2 and type(primals[1]) is _NDARRAY) or \
                     len(primals) > 2:
                 rows.append((slots, _lean(primals, reads), ans, slot))
@@ -418,15 +420,16 @@ class Records(Sequence):
 
 
 def _lean(primals: tuple, reads: frozenset) -> tuple:
-    """``primals`` with a ``ShapeOnly`` for each array the rules do not read (scalars are kept: they cost nothing)."""
+    """``primals`` with a stand-in for each float array the rules do not read (numbers are kept: they cost nothing)."""
     if len(primals) == 1:
         p = primals[0]
-        return (ShapeOnly(p),) if type(p) is _NDARRAY and 0 not in reads else primals
+        return (stand_in(p),) if type(p) is _NDARRAY and 0 not in reads and p.dtype.kind == "f" else primals
     if len(primals) == 2:
         a, b = primals
         if (type(a) is not _NDARRAY or 0 in reads) and (type(b) is not _NDARRAY or 1 in reads):
             return primals
-    return tuple([ShapeOnly(p) if type(p) is _NDARRAY and i not in reads else p for i, p in enumerate(primals)])
+    return tuple([stand_in(p) if type(p) is _NDARRAY and i not in reads and p.dtype.kind == "f" else p
+                  for i, p in enumerate(primals)])
 
 
 def _flat(params: dict) -> tuple:

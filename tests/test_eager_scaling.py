@@ -43,6 +43,23 @@ def test_long_tape_leaves_few_objects_for_the_collector():
     del y
 
 
+def test_lean_records_stay_invisible_to_the_collector():
+    # records keep a stand-in for the arrays their rules never read (adops.core.stand_in): a plain ndarray, so the
+    # record stays untracked (a tracked stand-in in every record made full collections walk the whole tape)
+    gc.collect()
+    before = len(gc.get_objects())
+    tape = Tape()
+    x = tape.input(np.linspace(0.0, 1.0, 50))
+    s = 0.0
+    for i in range(2000):
+        s = s + np.sin(x[i % 50]) + (x + 1.0)[0]  # getitem and add keep stand-ins for x and x + 1.0
+    gc.collect()
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < 200, f"recording {len(tape)} records left {grown} more objects for the garbage collector to scan"
+    assert tape.records[1][2][0] is not x.primal  # (getitem's input is a stand-in: its rules read only its shape)
+
+
 def test_records_view_reads_as_tuples():
     tape = Tape()
     x = tape.input(np.array(0.5))
