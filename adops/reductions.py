@@ -192,7 +192,11 @@ def _prod_jvp(tangents, ans, x, axes, keepdims):
 
 
 def _prod_vjp(ct, ans, x, axes, keepdims):
-    return expand_to(ct, x, axes, keepdims) * _others_product(x, ans, axes, keepdims)
+    others = _others_product(x, ans, axes, keepdims)
+    ct = expand_to(ct, x, axes, keepdims)
+    # a zero cotangent (a jacrev row that does not reach this product) meets an infinite product of the others:
+    # 0 * inf = 0, as the JVP gives
+    return ct * others if np.all(np.isfinite(others)) else call(STRONG_PRODUCT, ct, others)
 
 
 register(Op(
