@@ -305,7 +305,11 @@ class Tape:
         cts = self.sweep({slot: ct} if slot >= 0 else {}, keep=True, all_adjoints=True)
         result = {}
         for (s, value), name in zip(self.inputs, self.input_names):
-            g = cts.get(s, np.zeros_like(value))
+            g = cts.get(s)
+            if g is None:
+                g = np.zeros_like(value)
+            elif type(g) is np.ndarray and not g.flags.writeable:  # (a sum's pullback broadcasts: a read-only view)
+                g = g.copy()
             result[name] = float(g) if np.ndim(g) == 0 else g
         return result
 
