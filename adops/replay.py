@@ -250,13 +250,16 @@ class Program:
         live = {s for s in self.out_slots if s >= 0}
         kept = []
         append, update = kept.append, live.update
+        flagged = False  # the strong product a FLAG checks: it stays, used or not (raising the flag is its effect)
         for ins in reversed(self.code):
             tag = ins[0]
             if tag == CALL or tag == CALL_KW:
-                if ins[4] in live:
+                if flagged or ins[4] in live:
                     update(ins[2])
                     append(ins)
+                flagged = False
                 continue
+            flagged = tag == FLAG
             if tag == CALL_DYN:
                 if ins[4] not in live:
                     continue

@@ -403,3 +403,22 @@ def test_a_float_arguments_own_methods_work_under_compiled():
         return revad.grad(lambda v: np.sum(v) * (2.0 if s.is_integer() else 3.0))(x)
 
     np.testing.assert_array_equal(compiled(f)(np.ones(2), 1.0), f(np.ones(2), 1.0))
+
+
+def test_dead_code_elimination_keeps_a_strong_product_whose_flag_is_checked():
+    # the tangent of a dead np.sqrt(x[0]) raises the strong-zero flag at x[0] = 0, which turns the later 0 * inf
+    # into 0; the first replay dropped that product as dead but kept its FLAG check, which then always passed, and
+    # the replay gave nan where eager gives 2 (guards must see what eager sees)
+    from adops.compiled import compiled
+
+    c = np.array([np.inf, 2.0])
+
+    def f(x):
+        np.sqrt(x[0])
+        return np.sum(x * c)
+
+    g = dualad.grad(f)
+    h = compiled(g)
+    with np.errstate(all="ignore"):
+        for x in (np.array([1.0, 1.0]), np.array([1.0, 1.0]), np.array([0.0, 1.0]), np.array([0.0, 1.0])):
+            assert _same_bits(h(x), g(x)), x
