@@ -160,6 +160,7 @@ class ShapeOnly:
 
 
 _STAND_INS: dict = {}  # (shape, dtype) -> a stand-in, shared: they are read-only
+_NANS: dict = {}  # dtype -> the one read-only NaN every stand-in of that dtype views (never cleared: is_stand_in)
 
 
 def stand_in(value: np.ndarray) -> np.ndarray:
@@ -179,10 +180,21 @@ def stand_in(value: np.ndarray) -> np.ndarray:
     if held is None:
         if len(_STAND_INS) >= 1024:
             _STAND_INS.clear()
-        nan = np.full(1, np.nan, dtype=value.dtype)
-        nan.flags.writeable = False
+        nan = _NANS.get(value.dtype)
+        if nan is None:
+            nan = _NANS[value.dtype] = np.full(1, np.nan, dtype=value.dtype)
+            nan.flags.writeable = False
         held = _STAND_INS[key] = np.ndarray(value.shape, value.dtype, buffer=nan, strides=(0,) * value.ndim)
     return held
+
+
+def is_stand_in(value) -> bool:
+    """Whether ``value`` is a ``stand_in``: what a tape shows as '(not kept)' and does not count as held.
+
+    >>> is_stand_in(stand_in(np.ones(3))), is_stand_in(np.full(3, np.nan))
+    (True, False)
+    """
+    return type(value) is np.ndarray and value.base is not None and value.base is _NANS.get(value.dtype)
 
 
 def _no_flops(*shapes, **params) -> int:

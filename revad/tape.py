@@ -7,7 +7,7 @@ from gc import is_tracked as _is_tracked
 
 import numpy as np
 
-from adops.core import INFINITE, NO_PARAMS, check_real, new_level, stand_in
+from adops.core import INFINITE, NO_PARAMS, check_real, is_stand_in, new_level, stand_in
 from adops.cotangents import IndexAdd
 from adops.counting import STATE, record, run_rule
 from adops.frontend import Traced
@@ -333,11 +333,12 @@ class Tape:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays and NumPy scalars the tape keeps alive (each counted once)."""
+        """Bytes of the arrays and NumPy scalars the tape keeps alive (each counted once; a stand-in for a value no
+        rule reads holds one number)."""
         seen, total = set(), 0
         for _, _, primals, _, ans, _ in self.records:
             for value in (*primals, *(ans if isinstance(ans, tuple) else (ans,))):
-                if isinstance(value, (np.ndarray, np.generic)) and id(value) not in seen:
+                if isinstance(value, (np.ndarray, np.generic)) and id(value) not in seen and not is_stand_in(value):
                     seen.add(id(value))
                     total += value.nbytes
         return total
