@@ -687,11 +687,9 @@ def test_a_pullback_does_not_depend_on_unrelated_calls():
     assert_same(later, fresh)
 
 
-@pytest.mark.xfail(strict=True, reason="a tracer kept from a finished revad.grad call (appended to a list inside f) "
-                   "and used in a later call is taken as an outer level's value: the later gradient is a Tracer "
-                   "of the dead tape, returned as if it were an array (dualad likewise with a kept Dual); JAX raises "
-                   "UnexpectedTracerError. Recording onto a released tape should raise")
 def test_a_leaked_tracer_is_an_error_not_a_gradient():
+    # a tracer kept from a finished revad.grad call came back as the later call's "gradient" (a Tracer of the dead
+    # tape); it is now a TypeError, as JAX's UnexpectedTracerError (a kept dualad Dual is not detected)
     box = []
 
     def inner(y):
