@@ -109,7 +109,9 @@ def _input_ct(g, batch, shape, dtype):
         return np.zeros(batch + shape, dtype=dtype)
     if getattr(g, "_level", None) is None:
         return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
-    if type(g) is Tracer and not g._tape.inputs:  # (a released tape: its call has returned)
+    if type(g) is Tracer and not g._tape.inputs and not INFINITE.depth:
+        # (a released tape, and no transformation running that could still take it apart: adops.jacobians'
+        # output_leaves peels a finished inner call's value for an outer one, ForwardDiff.jl's issue 443)
         raise TypeError("revad: the gradient is a traced value of a revad call that has already returned: a traced "
                         "intermediate was kept past the end of its call (in a list, a global or an attribute) and "
                         "used in this one, as JAX's UnexpectedTracerError; keep its plain value (.primal) instead, "
