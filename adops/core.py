@@ -86,9 +86,9 @@ class Op:
     scatter_vjps: tuple = ()
     # The values the reverse rules (``vjps``, ``vjp_all``, ``scatter_vjps``) may read: "ans" and the positions of
     # the inputs; None (the safe default) means all. Of any other array a rule reads at most the shape, dtype and
-    # ndim, so a tape may keep a ``ShapeOnly`` in its place and let the array go as soon as the program is done with
-    # it (x @ W before the bias is added: neither matmul's nor add's rules read it). ``tests/test_reads.py`` runs
-    # every rule with ``ShapeOnly`` for what its record declares unread.
+    # ndim, so a tape keeps a ``stand_in`` in its place and lets the array go as soon as the program is done with it
+    # (x @ W before the bias is added: neither matmul's nor add's rules read it). ``tests/test_reads.py`` runs every
+    # rule with a ``ShapeOnly`` (which raises on any read) for what its record declares unread.
     reads: frozenset | None = None
 
     def __post_init__(self):

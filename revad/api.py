@@ -23,7 +23,7 @@ from adops.trees import (
     unflatten,
 )
 
-from .tape import Tape, Tracer
+from .tape import Tape, Tracer, writable
 
 
 class ReversePass(BatchedPass):
@@ -101,15 +101,14 @@ def _input_ct(g, batch, shape, dtype):
     if t is np.ndarray:
         if g.dtype != dtype:
             return g.astype(dtype)
-        # (a sum's pullback broadcasts its cotangent: a read-only view, where users expect an array to write into)
-        return g if g.flags.writeable else g.copy()
+        return writable(g)
     if t is _F64 and dtype is _F64_DTYPE:  # the one-element gradient's case: (np.array is the cheapest way)
         return np.array(g)
     if g is None:
         return np.zeros(batch + shape, dtype=dtype)
     if getattr(g, "_level", None) is None:
         return np.asarray(g).astype(dtype, copy=False)  # a 0-d array, never a NumPy scalar, as dualad
-    if type(g) is Tracer and not g._tape.inputs and not INFINITE.depth:
+    if t is Tracer and not g._tape.inputs and not INFINITE.depth:
         # (a released tape, and no transformation running that could still take it apart: adops.jacobians'
         # output_leaves peels a finished inner call's value for an outer one, ForwardDiff.jl's issue 443)
         raise TypeError("revad: the gradient is a traced value of a revad call that has already returned: a traced "

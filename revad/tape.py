@@ -308,8 +308,8 @@ class Tape:
             g = cts.get(s)
             if g is None:
                 g = np.zeros_like(value)
-            elif type(g) is np.ndarray and not g.flags.writeable:  # (a sum's pullback broadcasts: a read-only view)
-                g = g.copy()
+            elif type(g) is np.ndarray:
+                g = writable(g)
             result[name] = float(g) if np.ndim(g) == 0 else g
         return result
 
@@ -422,6 +422,16 @@ class Records(Sequence):
     def __reversed__(self):
         for index in range(len(self._rows) - 1, -1, -1):
             yield self[index]
+
+
+def writable(g: np.ndarray) -> np.ndarray:
+    """A gradient handed to the user: ``g``, or a copy of it where it is a read-only view (a sum's pullback
+    broadcasts its cotangent), since users expect an array they can write into.
+
+    >>> writable(np.broadcast_to(np.ones(1), (3,))).flags.writeable
+    True
+    """
+    return g if g.flags.writeable else g.copy()
 
 
 def _lean(primals: tuple, reads: frozenset) -> tuple:
